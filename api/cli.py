@@ -1,0 +1,143 @@
+"""The ``rag`` command: prepare models, ingest files, ask questions, serve the API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.services import Services
+from ingest.errors import IngestError
+from ingest.indexer import IngestOutcome, iter_files
+from rag.config import Settings
+
+app = typer.Typer(help="Self-hosted RAG: answers from your documents, with citations.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _ingest_paths(services: Services, paths: list[Path]) -> dict[str, int]:
+    files = list(iter_files(paths))
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "chunks": 0}
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=console,
+        transient=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task("files", total=len(files), rate="")
+        for path in files:
+            try:
+                result = services.indexer.ingest_file(path)
+            except IngestError as exc:
+                counts["failed"] += 1
+                console.print(f"[yellow]skipped[/] {path}: {exc}")
+            else:
+                counts[result.outcome.value] += 1
+                if result.outcome is not IngestOutcome.unchanged:
+                    counts["chunks"] += result.document.chunk_count
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            progress.update(
+                task,
+                advance=1,
+                rate=f"{progress.tasks[0].completed / elapsed:.1f} files/s, {counts['chunks'] / elapsed:.1f} chunks/s",
+            )
+    return counts
+
+
+@app.command()
+def prepare() -> None:
+    """Load (and on first use, export and cache) the default models, so the first request is fast."""
+    settings = _settings()
+    started = time.perf_counter()
+    services = Services.build(settings)
+    assert services.llm is not None
+    console.print(
+        f"ready in {time.perf_counter() - started:.1f}s: embedder {settings.embedding_backend}, "
+        f"LLM {services.llm.name} ({services.llm.family.name}), data in {settings.data_dir}"
+    )
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders to index", exists=True)]) -> None:
+    """Index files and folders (new files are added, changed ones get a new version)."""
+    services = Services.build(_settings(), load_llm=False)
+    counts = _ingest_paths(services, paths)
+    console.print(
+        f"{counts['created']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{counts['failed']} failed; {counts['chunks']} chunks written"
+    )
+    if counts["failed"]:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="chunks to retrieve")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON object")] = False,
+) -> None:
+    """Answer a question from the indexed documents."""
+    services = Services.build(_settings())
+    assert services.pipeline is not None
+    answer = services.pipeline.answer(question, top_k=top_k)
+    if as_json:
+        typer.echo(json.dumps(answer.model_dump(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(answer.answer)
+    if answer.citations:
+        typer.echo("\nSources:")
+    for i, c in enumerate(answer.citations, start=1):
+        where = f"{c.source}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+        snippet = " ".join(c.text.split())[:160]
+        typer.echo(f"  [{c.marker or i}] {where} (score {c.score:.2f})\n      {snippet}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (RAG_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (RAG_PORT)")] = None,
+    ingest_paths: Annotated[
+        list[Path] | None, typer.Option("--ingest", help="index these paths before serving", exists=True)
+    ] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    services = Services.build(settings)
+    if ingest_paths:
+        counts = _ingest_paths(services, ingest_paths)
+        console.print(
+            f"indexed: {counts['created']} added, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+        )
+    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "nncf", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

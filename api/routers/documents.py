@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
+
+from api.deps import get_services
+from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, UploadResponse
+from api.services import Services
+from ingest.errors import FileTooLarge
+from ingest.indexer import IngestOutcome, clean_upload_name
+from ingest.parsers import supported_suffixes
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+_errors = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
+
+
+@router.post(
+    "",
+    response_model=UploadResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors,
+    summary="Upload a file and index it",
+    description=f"Multipart upload in field `file`. Accepted types: {', '.join(supported_suffixes())}. "
+    "Identical content is not indexed twice; new content under an existing file name becomes a new version.",
+)
+def upload_document(
+    response: Response, file: UploadFile = File(...), services: Services = Depends(get_services)
+) -> UploadResponse:
+    name = clean_upload_name(file.filename)
+    limit = services.settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(f"{name} is larger than the limit of {limit} bytes (RAG_MAX_UPLOAD_BYTES)")
+    result = services.indexer.ingest_bytes(data, name)
+    if result.outcome is not IngestOutcome.created:
+        response.status_code = status.HTTP_200_OK
+    return UploadResponse(**result.document.model_dump(), outcome=result.outcome)
+
+
+@router.get("", response_model=DocumentList, summary="List indexed documents")
+def list_documents(
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    services: Services = Depends(get_services),
+) -> DocumentList:
+    records = services.registry.list(limit=limit, offset=offset)
+    return DocumentList(documents=[DocumentOut(**r.model_dump()) for r in records], total=services.registry.count())
+
+
+@router.get(
+    "/{document_id}",
+    response_model=DocumentDetail,
+    responses={404: {"model": ErrorBody}},
+    summary="One document, optionally with its chunks and their character spans",
+)
+def get_document(
+    document_id: str,
+    include_chunks: bool = Query(False, description="also return every chunk with its span"),
+    services: Services = Depends(get_services),
+) -> DocumentDetail:
+    record = services.registry.get(document_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no document with id {document_id!r}")
+    chunks = services.store.chunks_of(document_id, record.version) if include_chunks else []
+    return DocumentDetail(**record.model_dump(), chunks=chunks)
+
+
+@router.delete(
+    "/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": ErrorBody}},
+    summary="Delete a document and all its chunks",
+)
+def delete_document(document_id: str, services: Services = Depends(get_services)) -> Response:
+    if not services.indexer.delete(document_id):
+        raise HTTPException(status_code=404, detail=f"no document with id {document_id!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

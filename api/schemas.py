@@ -1,0 +1,48 @@
+"""Request and response bodies of the HTTP API (the contract; see /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from ingest.indexer import IngestOutcome
+from rag.store.registry import DocumentRecord
+from rag.types import Answer, ChunkRecord
+
+
+class DocumentOut(DocumentRecord):
+    pass
+
+
+class UploadResponse(DocumentOut):
+    outcome: IngestOutcome = Field(description="created, updated (new version) or unchanged (same content)")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total: int
+
+
+class DocumentDetail(DocumentOut):
+    chunks: list[ChunkRecord] = Field(default_factory=list)
+
+
+class QueryRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=4000, description="the question to answer")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="chunks to retrieve (default: RAG_TOP_K)")
+    max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
+
+
+class QueryResponse(Answer):
+    pass
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    llm: str | None
+    prompt_family: str | None
+
+
+class ErrorBody(BaseModel):
+    detail: str

@@ -1,0 +1,54 @@
+"""The composition root: builds every component once from the settings and hands them to the surfaces."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ingest.chunking import Chunker
+from ingest.indexer import Indexer
+from rag.config import Settings
+from rag.models.embedder import Embedder
+from rag.models.llm import LLM
+from rag.pipeline import RAGPipeline, Retriever
+from rag.store.chunks import ChunkStore
+from rag.store.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: Registry
+    store: ChunkStore
+    embedder: Embedder
+    indexer: Indexer
+    retriever: Retriever
+    llm: LLM | None = None
+    pipeline: RAGPipeline | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, load_llm: bool = True) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = Registry.from_url(settings.registry_url)
+        store = ChunkStore.persistent(settings.chroma_path, settings.collection)
+        embedder = Embedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
+        chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
+        indexer = Indexer(
+            registry,
+            store,
+            embedder,
+            chunker,
+            max_bytes=settings.max_upload_bytes,
+            batch_size=settings.embedding_batch_size,
+        )
+        removed = indexer.reconcile()
+        if removed:
+            log.warning("removed %d unpublished chunk versions left by an interrupted ingest", removed)
+        retriever = Retriever(embedder, store, registry)
+        services = cls(settings, registry, store, embedder, indexer, retriever)
+        if load_llm:
+            services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
+            services.pipeline = RAGPipeline(retriever, services.llm, settings.top_k, settings.max_new_tokens)
+        return services

@@ -1,0 +1,1 @@
+"""Turning files into indexed chunks: parse, split with provenance, embed, store, register."""

@@ -1,0 +1,85 @@
+"""Split parsed text into chunks that fit the embedder and remember exactly where they came from.
+
+LangChain's recursive splitter does the splitting, measuring length in the embedder's own tokens so that no
+chunk is silently truncated at embedding time. We then locate each chunk in the parsed text ourselves: the
+splitter strips whitespace, so every chunk is an exact substring, and chunks come in text order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+from ingest.parsers import ParsedDocument
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+
+
+class _Headings:
+    """Markdown heading path in force at any offset of a text."""
+
+    def __init__(self, text: str) -> None:
+        self._offsets: list[int] = []
+        self._paths: list[str] = []
+        stack: list[tuple[int, str]] = []
+        for match in _HEADING.finditer(text):
+            level = len(match.group(1))
+            stack = [(lvl, title) for lvl, title in stack if lvl < level] + [(level, match.group(2).strip())]
+            self._offsets.append(match.start())
+            self._paths.append(" > ".join(title for _, title in stack))
+
+    def at(self, offset: int) -> str | None:
+        i = bisect.bisect_right(self._offsets, offset) - 1
+        return self._paths[i] if i >= 0 else None
+
+
+class Chunker:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_size: int, chunk_overlap: int) -> None:
+        self.count_tokens = count_tokens
+        self.chunk_size = chunk_size
+        common = {
+            "chunk_size": chunk_size,
+            "chunk_overlap": chunk_overlap,
+            "length_function": count_tokens,
+            "strip_whitespace": True,
+        }
+        self._markdown = RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **common)
+        self._plain = RecursiveCharacterTextSplitter(**common)
+
+    def split(self, parsed: ParsedDocument) -> list[Chunk]:
+        text = parsed.text
+        splitter = self._markdown if parsed.media_type == "text/markdown" else self._plain
+        headings = _Headings(text) if parsed.media_type == "text/markdown" else None
+        chunks: list[Chunk] = []
+        cursor = 0
+        for piece in splitter.split_text(text):
+            start = text.find(piece, cursor)
+            if start == -1:  # cannot happen with strip_whitespace splitting; fail loudly if it ever does
+                raise AssertionError(f"chunk not found in parsed text after offset {cursor}")
+            end = start + len(piece)
+            chunks.append(
+                Chunk(
+                    index=len(chunks),
+                    text=piece,
+                    start=start,
+                    end=end,
+                    page=parsed.page_at(start),
+                    heading=headings.at(start) if headings else None,
+                )
+            )
+            cursor = start + 1
+        return chunks

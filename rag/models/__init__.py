@@ -1,0 +1,1 @@
+"""Model loading: the embedder and the LLM, and where their weights come from."""

@@ -1,0 +1,83 @@
+"""Sentence embeddings through sentence-transformers, on OpenVINO by default.
+
+The OpenVINO export of a model takes seconds; it is done once and kept in the model cache directory, so later
+starts load the IR directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rag.models.locate import resolve_embedder
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["openvino", "torch"]
+
+
+def _cache_key(source: Path, backend: str) -> str:
+    digest = hashlib.sha256(f"{source.resolve()}|{backend}".encode()).hexdigest()[:12]
+    return f"embedder-{source.name}-{backend}-{digest}"
+
+
+def _load_sentence_transformer(source: Path, backend: Backend, cache_dir: Path):
+    # Models are local folders; make sure nothing below us tries a hub that cannot be reached offline.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    if backend == "torch":
+        return SentenceTransformer(str(source), device="cpu")
+    if (source / "openvino" / "openvino_model.xml").exists():
+        return SentenceTransformer(str(source), backend="openvino", device="cpu")
+    cached = cache_dir / _cache_key(source, backend)
+    if (cached / "openvino" / "openvino_model.xml").exists():
+        return SentenceTransformer(str(cached), backend="openvino", device="cpu")
+    log.info("exporting %s to OpenVINO into %s (once)", source, cached)
+    model = SentenceTransformer(str(source), backend="openvino", device="cpu")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
+    try:
+        model.save(str(staging))
+        os.replace(staging, cached)  # atomic: a reader sees no half-written export
+    except OSError:
+        if not (cached / "openvino" / "openvino_model.xml").exists():
+            raise
+        # another process finished the same export first; theirs is as good as ours
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return model
+
+
+class Embedder:
+    """Turns texts into unit-length vectors (cosine similarity is a dot product)."""
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self.tokenizer = model.tokenizer
+        self.max_tokens: int = int(model.max_seq_length)
+        self.dimension: int = int(model.get_embedding_dimension())
+
+    @classmethod
+    def load(cls, setting: str, backend: Backend, cache_dir: Path) -> Embedder:
+        return cls(_load_sentence_transformer(resolve_embedder(setting), backend, cache_dir))
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would read, without the [CLS]/[SEP] markers."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -1,0 +1,1 @@
+"""Where indexed data lives: chunk vectors in Chroma, document records in the registry database."""

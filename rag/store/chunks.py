@@ -1,0 +1,118 @@
+"""Chunk vectors and their provenance in a Chroma collection.
+
+We always pass our own embeddings: Chroma's default embedding function downloads a model, which cannot work
+offline. The collection uses cosine space, so Chroma's distance is ``1 - cosine similarity``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.types import ChunkRecord, RetrievedChunk
+
+_ABSENT = -1  # Chroma metadata cannot hold None
+
+
+def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
+    return {
+        "document_id": chunk.document_id,
+        "version": chunk.version,
+        "source": chunk.source,
+        "chunk_index": chunk.chunk_index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "page": chunk.page if chunk.page is not None else _ABSENT,
+        "heading": chunk.heading or "",
+    }
+
+
+def _from_metadata(chunk_id: str, text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk_id,
+        "document_id": meta["document_id"],
+        "version": int(meta["version"]),
+        "source": meta["source"],
+        "chunk_index": int(meta["chunk_index"]),
+        "start": int(meta["start"]),
+        "end": int(meta["end"]),
+        "page": None if int(meta.get("page", _ABSENT)) == _ABSENT else int(meta["page"]),
+        "heading": meta.get("heading") or None,
+        "text": text,
+    }
+
+
+class ChunkStore:
+    def __init__(self, collection) -> None:
+        self._collection = collection
+
+    @classmethod
+    def persistent(cls, path: Path, collection: str) -> ChunkStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        return cls(
+            client.get_or_create_collection(collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        )
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def add(self, chunks: Sequence[ChunkRecord], embeddings: np.ndarray, batch_size: int = 1000) -> None:
+        for begin in range(0, len(chunks), batch_size):
+            part = chunks[begin : begin + batch_size]
+            self._collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=embeddings[begin : begin + batch_size],
+                documents=[c.text for c in part],
+                metadatas=[_to_metadata(c) for c in part],
+            )
+
+    def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
+        if k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[embedding],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        out: list[RetrievedChunk] = []
+        rows = zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+        )
+        for rank, (chunk_id, text, meta, distance) in enumerate(rows, start=1):
+            out.append(RetrievedChunk(**_from_metadata(chunk_id, text, meta), score=1.0 - distance, rank=rank))
+        return out
+
+    def chunks_of(self, document_id: str, version: int | None = None) -> list[ChunkRecord]:
+        where: dict[str, Any] = {"document_id": document_id}
+        if version is not None:
+            where = {"$and": [where, {"version": version}]}
+        result = self._collection.get(where=where, include=["documents", "metadatas"])
+        chunks = [
+            ChunkRecord(**_from_metadata(i, t, m))
+            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda c: (c.version, c.chunk_index))
+
+    def delete(self, document_id: str, version: int | None = None, keep_version: int | None = None) -> None:
+        """Delete a document's chunks: all, one version, or all but ``keep_version``."""
+        clauses: list[dict[str, Any]] = [{"document_id": document_id}]
+        if version is not None:
+            clauses.append({"version": version})
+        if keep_version is not None:
+            clauses.append({"version": {"$ne": keep_version}})
+        self._collection.delete(where=clauses[0] if len(clauses) == 1 else {"$and": clauses})
+
+    def document_versions(self) -> set[tuple[str, int]]:
+        """Every (document id, version) that has chunks: what start-up reconciliation compares."""
+        result = self._collection.get(include=["metadatas"])
+        return {(m["document_id"], int(m["version"])) for m in result["metadatas"]}

@@ -1,0 +1,195 @@
+"""The document registry: which documents exist, their content hash, current version and status.
+
+SQLAlchemy Core over SQLite by default; the schema uses only portable types so the same code runs on
+PostgreSQL when the deployment needs a shared registry.
+
+Visibility rule: a chunk in the vector store is visible only if its (document_id, version) is the document's
+``version`` here and the document is ``ready``. Swapping a version is therefore one row update, which is what
+makes re-ingestion atomic for readers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String(1024), nullable=False, index=True),
+    Column("content_hash", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class DocumentStatus(str, Enum):
+    indexing = "indexing"  # first version being written; not visible to queries
+    ready = "ready"
+
+
+class DocumentRecord(BaseModel):
+    id: str
+    source: str
+    content_hash: str
+    version: int
+    status: DocumentStatus
+    media_type: str
+    size_bytes: int
+    chunk_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def new_document_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Registry:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Registry:
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            if engine.url.database and engine.url.database != ":memory:":
+                Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(conn, _record) -> None:  # WAL: readers do not block the ingest writer
+                cursor = conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=10000")
+                cursor.close()
+
+        return cls(engine)
+
+    def _one(self, stmt) -> DocumentRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return DocumentRecord(**row) if row else None
+
+    def get(self, document_id: str) -> DocumentRecord | None:
+        return self._one(select(documents).where(documents.c.id == document_id))
+
+    def find_by_hash(self, content_hash: str) -> DocumentRecord | None:
+        return self._one(
+            select(documents)
+            .where(documents.c.content_hash == content_hash, documents.c.status == DocumentStatus.ready.value)
+            .limit(1)
+        )
+
+    def find_by_source(self, source: str) -> DocumentRecord | None:
+        return self._one(select(documents).where(documents.c.source == source).limit(1))
+
+    def list(self, limit: int = 100, offset: int = 0) -> list[DocumentRecord]:
+        stmt = select(documents).order_by(documents.c.created_at, documents.c.id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [DocumentRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(documents.c.id)).all())
+
+    def create(
+        self, *, document_id: str, source: str, content_hash: str, media_type: str, size_bytes: int
+    ) -> DocumentRecord:
+        now = _now()
+        row = {
+            "id": document_id,
+            "source": source,
+            "content_hash": content_hash,
+            "version": 1,
+            "status": DocumentStatus.indexing.value,
+            "media_type": media_type,
+            "size_bytes": size_bytes,
+            "chunk_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(documents).values(**row))
+        return DocumentRecord(**row)
+
+    def publish(
+        self,
+        document_id: str,
+        *,
+        version: int,
+        content_hash: str,
+        media_type: str,
+        size_bytes: int,
+        chunk_count: int,
+    ) -> DocumentRecord:
+        """Make ``version`` the visible one, in a single row update."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(documents)
+                .where(documents.c.id == document_id)
+                .values(
+                    version=version,
+                    status=DocumentStatus.ready.value,
+                    content_hash=content_hash,
+                    media_type=media_type,
+                    size_bytes=size_bytes,
+                    chunk_count=chunk_count,
+                    updated_at=_now(),
+                )
+            )
+        record = self.get(document_id)
+        assert record is not None
+        return record
+
+    def delete(self, document_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(documents).where(documents.c.id == document_id)).rowcount > 0
+
+    def visible_versions(self, document_ids: Iterable[str]) -> dict[str, int]:
+        """Current version of each ready document among ``document_ids``."""
+        ids = list(set(document_ids))
+        if not ids:
+            return {}
+        stmt = select(documents.c.id, documents.c.version).where(
+            documents.c.id.in_(ids), documents.c.status == DocumentStatus.ready.value
+        )
+        with self.engine.connect() as conn:
+            return {row.id: int(row.version) for row in conn.execute(stmt)}
+
+    def all_versions(self) -> dict[str, tuple[int, DocumentStatus]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents.c.id, documents.c.version, documents.c.status))
+            return {row.id: (int(row.version), DocumentStatus(row.status)) for row in rows}

@@ -1,0 +1,87 @@
+"""The HTTP contract, over fake models (fast). tests/integration runs the same routes with the real ones."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+
+FACT = b"Project Bluefin ships on 3 March. The launch owner is Dana Okafor.\n"
+
+
+@pytest.fixture
+def client(services):
+    with TestClient(create_app(services.settings, services)) as c:
+        yield c
+
+
+def test_upload_list_get_delete(client):
+    r = client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["outcome"] == "created" and doc["chunk_count"] >= 1 and doc["source"] == "bluefin.txt"
+
+    again = client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
+
+    listed = client.get("/v1/documents").json()
+    assert listed["total"] == 1 and listed["documents"][0]["id"] == doc["id"]
+
+    detail = client.get(f"/v1/documents/{doc['id']}", params={"include_chunks": True}).json()
+    assert detail["chunks"][0]["text"] == FACT.decode()[detail["chunks"][0]["start"] : detail["chunks"][0]["end"]]
+
+    assert client.delete(f"/v1/documents/{doc['id']}").status_code == 204
+    assert client.get(f"/v1/documents/{doc['id']}").status_code == 404
+    assert client.delete(f"/v1/documents/{doc['id']}").status_code == 404
+
+
+def test_query_returns_answer_citations_timings(client):
+    client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    r = client.post("/v1/query", json={"question": "When does Project Bluefin ship?", "top_k": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["answer"].startswith("Project Bluefin ships on 3 March")
+    citation = body["citations"][0]
+    assert citation["source"] == "bluefin.txt" and citation["marker"] == 1
+    assert FACT.decode()[citation["start"] : citation["end"]] == citation["text"]
+    assert set(body["timings"]) >= {"embed_ms", "retrieve_ms", "generate_ms", "total_ms"}
+
+
+def test_query_on_empty_index_does_not_call_the_model(client, services):
+    r = client.post("/v1/query", json={"question": "anything?"})
+    assert r.status_code == 200 and r.json()["citations"] == []
+    assert services.llm.prompts == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "phrase"),
+    [
+        ("tool.exe", b"MZ\x90\x00", 415, "accepted types are"),
+        ("empty.txt", b"", 422, "empty"),
+        ("latin.txt", "café".encode("latin-1"), 422, "UTF-8"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00", 415, "binary"),
+        ("../../etc/passwd.txt", b"x", 400, "path"),
+    ],
+)
+def test_bad_uploads_get_clear_errors_and_change_nothing(client, services, name, data, status, phrase):
+    r = client.post("/v1/documents", files={"file": (name, data, "application/octet-stream")})
+    assert r.status_code == status
+    assert phrase in r.json()["detail"]
+    assert services.registry.count() == 0 and services.store.count() == 0
+
+
+def test_upload_over_limit_is_413(client, services):
+    object.__setattr__(services.settings, "max_upload_bytes", 16)
+    r = client.post("/v1/documents", files={"file": ("big.txt", b"x" * 17, "text/plain")})
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [{"question": ""}, {"question": "q", "top_k": 0}, {"question": "q", "top_k": 99}])
+def test_invalid_query_is_422(client, body):
+    assert client.post("/v1/query", json=body).status_code == 422
+
+
+def test_health_and_openapi(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["prompt_family"] == "chatml"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/documents", "/v1/documents/{document_id}", "/v1/query", "/healthz"} <= set(paths)

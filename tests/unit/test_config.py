@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag.config import Settings
+
+
+def test_defaults_are_the_embedded_models():
+    s = Settings()
+    assert s.llm_model == "default" and s.embedding_model == "default"
+    assert s.embedding_backend == "openvino"
+    assert s.model_cache_dir == Path("var") / "cache"
+
+
+def test_environment_overrides_with_prefix(monkeypatch):
+    monkeypatch.setenv("RAG_PORT", "9123")
+    monkeypatch.setenv("RAG_DATA_DIR", "/srv/rag")
+    s = Settings()
+    assert s.port == 9123
+    assert s.chroma_path == Path("/srv/rag/chroma")
+    assert s.registry_url == "sqlite:////srv/rag/registry.sqlite3"
+
+
+def test_toml_file_below_environment(tmp_path, monkeypatch):
+    config = tmp_path / "rag.toml"
+    config.write_text('top_k = 7\nport = 8100\ncollection = "team-docs"\n')
+    monkeypatch.setenv("RAG_CONFIG_FILE", str(config))
+    monkeypatch.setenv("RAG_PORT", "8200")
+    s = Settings()
+    assert (s.top_k, s.port, s.collection) == (7, 8200, "team-docs")
+
+
+def test_missing_config_file_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_CONFIG_FILE", str(tmp_path / "nope.toml"))
+    with pytest.raises(FileNotFoundError, match="nope.toml"):
+        Settings()
+
+
+def test_overlap_must_be_below_size():
+    with pytest.raises(ValidationError, match="chunk_overlap"):
+        Settings(chunk_size=50, chunk_overlap=50)

@@ -1,0 +1,60 @@
+import pytest
+
+from rag.prompts import FAMILIES, UnknownFamily, build_rag_prompt, detect_family, get_family
+from rag.types import RetrievedChunk
+
+
+def _chunk(rank: int, text: str) -> RetrievedChunk:
+    return RetrievedChunk(
+        chunk_id=f"d:1:{rank}", document_id="d", version=1, source="s.txt", chunk_index=rank, start=0,
+        end=len(text), text=text, score=0.5, rank=rank,
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "expected", "stop"),
+    [
+        ("chatml", "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nHI<|im_end|>\n<|im_start|>assistant\n",
+         "<|im_end|>"),
+        ("dolly", "### Instruction:\nSYS\n\nHI\n\n### Response:\n", "### End"),
+        ("oasst", "<|prompter|>SYS\n\nHI<|endoftext|><|assistant|>", "<|endoftext|>"),
+        ("llama2", "[INST] <<SYS>>\nSYS\n<</SYS>>\n\nHI [/INST]", "</s>"),
+        ("solar", "### System:\nSYS\n\n### User:\nHI\n\n### Assistant:\n", "### User:"),
+    ],
+)
+def test_family_layout_and_stops(family, expected, stop):
+    f = get_family(family)
+    assert f.format(user="HI", system="SYS").endswith(expected)
+    assert stop in f.stop_strings
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", "chatml"),
+        ("databricks/dolly-v2-3b", "dolly"),
+        ("OpenAssistant/oasst-sft-4-pythia-12b-epoch-3.5", "oasst"),
+        ("meta-llama/Llama-2-7b-chat-hf", "llama2"),
+        ("upstage/SOLAR-10.7B-Instruct-v1.0", "solar"),
+        ("some-unknown-model", "chatml"),
+    ],
+)
+def test_detect_family_by_name(name, family):
+    assert detect_family(name).name == family
+
+
+def test_chat_template_beats_name():
+    template = "{% for m in messages %}<|prompter|>{{ m.content }}<|endoftext|>{% endfor %}"
+    assert detect_family("llama-2-lookalike", template).name == "oasst"
+
+
+def test_unknown_family_lists_choices():
+    with pytest.raises(UnknownFamily, match="chatml"):
+        get_family("gpt-9")
+
+
+def test_rag_prompt_numbers_sources_in_rank_order():
+    prompt = build_rag_prompt(FAMILIES["chatml"], " What? ", [_chunk(1, "alpha"), _chunk(2, "beta")])
+    assert "[1] alpha\n\n[2] beta" in prompt
+    assert "Question: What?" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
