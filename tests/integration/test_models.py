@@ -1,0 +1,54 @@
+"""The bundled models, loaded and run for real."""
+
+import numpy as np
+
+from rag.models.embedder import Embedder
+from rag.models.llm import GenerationParams
+
+CHATML_PROMPT = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant\n"
+)
+
+
+def test_default_llm_is_chatml_and_stops_cleanly(llm):
+    assert llm.family.name == "chatml"
+    out = llm.generate(CHATML_PROMPT, GenerationParams(max_new_tokens=48))
+    assert out.text and "<|im_end|>" not in out.text and "<|im_start|>" not in out.text
+    assert 0 < out.generated_tokens <= 48
+    assert out.prompt_tokens == llm.count_tokens(CHATML_PROMPT)
+    assert out.first_token_ms is not None and out.first_token_ms > 0
+
+
+def test_custom_stop_string_cuts_output(llm):
+    full = llm.generate(CHATML_PROMPT, GenerationParams(max_new_tokens=48)).text
+    word = full.split()[1]
+    cut = llm.generate(CHATML_PROMPT, GenerationParams(max_new_tokens=48, stop=[word])).text
+    assert word not in cut and full.startswith(cut)
+
+
+def test_stream_yields_the_same_text_as_generate(llm):
+    params = GenerationParams(max_new_tokens=24)
+    pieces = list(llm.stream(CHATML_PROMPT, params))
+    assert len(pieces) > 1
+    assert "".join(pieces).strip() == llm.generate(CHATML_PROMPT, params).text
+
+
+def test_embedder_ranks_paraphrase_above_unrelated(embedder):
+    q, para, other = embedder.embed(
+        ["How much is the home office stipend?", "Employees get 600 euros for home office equipment.",
+         "Honeybees dance to show where flowers are."]
+    )
+    assert np.isclose(np.linalg.norm(q), 1.0, atol=1e-4)
+    assert q @ para > q @ other + 0.2
+    assert embedder.dimension == 384 and embedder.max_tokens == 256
+
+
+def test_openvino_export_is_cached_and_matches_torch(embedder, model_cache):
+    exports = [p for p in model_cache.iterdir() if p.name.startswith("embedder-")]
+    assert len(exports) == 1 and (exports[0] / "openvino" / "openvino_model.xml").exists()
+    reloaded = Embedder.load("default", "openvino", model_cache)  # from the cache, no second export
+    assert [p.name for p in model_cache.iterdir() if p.name.startswith("embedder-")] == [exports[0].name]
+    torch_embedder = Embedder.load("default", "torch", model_cache)
+    texts = ["OpenVINO runs on CPUs.", "A lighthouse guides ships."]
+    assert np.allclose(reloaded.embed(texts), torch_embedder.embed(texts), atol=1e-3)

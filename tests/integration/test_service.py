@@ -1,0 +1,63 @@
+"""The whole service as a user runs it: a real server process on loopback, real models, real Chroma."""
+
+import json
+
+import httpx
+
+from tests.integration.conftest import run_cli, service_env
+
+UNIQUE = (
+    "# Zephyr Kitchen Notes\n\n"
+    "The secret ingredient in the Zephyr Kitchen tomato soup is smoked paprika from the village of Zarnesti.\n\n"
+    "The soup is served every Thursday, and the kitchen closes at 21:30.\n"
+)
+
+
+def test_upload_then_ask_cites_the_uploaded_document(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        up = client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
+        assert up.status_code == 201, up.text
+        doc_id = up.json()["id"]
+
+        r = client.post("/v1/query", json={"question": "What is the secret ingredient in the tomato soup?"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["answer"].strip()
+        assert body["timings"]["generate_ms"] > 0 and body["timings"]["generated_tokens"] > 0
+
+        cited = [c for c in body["citations"] if c["document_id"] == doc_id]
+        assert cited, body
+        chunks = client.get(f"/v1/documents/{doc_id}", params={"include_chunks": True}).json()["chunks"]
+        by_id = {c["chunk_id"]: c for c in chunks}
+        for citation in cited:
+            assert UNIQUE[citation["start"] : citation["end"]] == citation["text"]
+            assert by_id[citation["chunk_id"]]["text"] == citation["text"]
+        assert any("smoked paprika" in c["text"] for c in cited)
+
+
+def test_bad_upload_is_rejected_and_server_stays_up(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        before = client.get("/v1/documents").json()["total"]
+        r = client.post("/v1/documents", files={"file": ("x.exe", b"MZ\x90\x00binary", "application/x-msdownload")})
+        assert r.status_code == 415 and "accepted types" in r.json()["detail"]
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/v1/documents").json()["total"] == before
+
+
+def test_cli_ingest_and_ask_json(tmp_path, model_cache):
+    env = service_env(tmp_path / "data", model_cache)
+    doc = tmp_path / "lab.txt"
+    doc.write_text("The cryostat in lab 4B is cooled to minus 196 degrees with liquid nitrogen.\n")
+    ingest = run_cli(["ingest", str(doc)], env)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "1 added" in ingest.stderr
+
+    again = run_cli(["ingest", str(doc)], env)
+    assert "1 unchanged" in again.stderr
+
+    ask = run_cli(["ask", "What temperature is the cryostat in lab 4B cooled to?", "--json"], env)
+    assert ask.returncode == 0, ask.stderr
+    body = json.loads(ask.stdout)
+    assert set(body) == {"answer", "citations", "timings"}
+    assert body["citations"][0]["source"] == str(doc.resolve())
+    assert body["citations"][0]["text"] == doc.read_text().strip()
