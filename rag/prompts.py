@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.types import RetrievedChunk
+from rag.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -111,16 +111,15 @@ def detect_family(model_name: str, chat_template: str | None = None) -> PromptFa
 
 
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered sources. "
-    "Quote the fact from the source that answers the question and cite it with its number, like [1]. "
-    "If the sources do not contain the answer, say that the documents do not say."
+    "Answer the question in one short sentence, using only the numbered facts. "
+    "Copy names, numbers and dates exactly as the facts give them, and cite the fact you used like [1]."
 )
 
 
-def render_sources(chunks: Sequence[RetrievedChunk]) -> str:
-    return "\n\n".join(f"[{c.rank}] {c.text}" for c in chunks)
+def render_evidence(evidence: Sequence[Evidence]) -> str:
+    return "\n".join(f"[{e.number}] {e.sentence.flat}" for e in evidence)
 
 
-def build_rag_prompt(family: PromptFamily, question: str, chunks: Sequence[RetrievedChunk]) -> str:
-    user = f"Sources:\n{render_sources(chunks)}\n\nQuestion: {question.strip()}"
+def build_rag_prompt(family: PromptFamily, question: str, evidence: Sequence[Evidence]) -> str:
+    user = f"Facts:\n{render_evidence(evidence)}\n\nQuestion: {question.strip()}"
     return family.format(user=user, system=SYSTEM_PROMPT)

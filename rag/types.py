@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -26,20 +28,26 @@ class RetrievedChunk(ChunkRecord):
 
 
 class Citation(BaseModel):
-    marker: int | None = Field(description="the [n] the answer used, or null when attributed by similarity")
+    """Where an answer came from: the chunk (span and text) and, inside it, the sentence quoted as evidence."""
+
+    marker: int = Field(description="the [n] that refers to this source in the answer")
     document_id: str
     chunk_id: str
     source: str
     page: int | None
-    start: int
-    end: int
-    score: float
-    text: str
+    start: int = Field(description="chunk start in the document's parsed text")
+    end: int = Field(description="chunk end (exclusive); parsed_text[start:end] == text")
+    score: float = Field(description="relevance of the quoted sentence to the question")
+    text: str = Field(description="the chunk's text")
+    quote: str = Field(description="the evidence sentence, verbatim from the chunk")
+    quote_start: int = Field(description="quote start in the document's parsed text")
+    quote_end: int = Field(description="quote end (exclusive); parsed_text[quote_start:quote_end] == quote")
 
 
 class Timings(BaseModel):
     embed_ms: float = 0.0
     retrieve_ms: float = 0.0
+    evidence_ms: float = 0.0
     generate_ms: float = 0.0
     first_token_ms: float | None = None
     total_ms: float = 0.0
@@ -47,7 +55,15 @@ class Timings(BaseModel):
     generated_tokens: int = 0
 
 
+AnswerType = Literal["generated", "extractive", "no_documents"]
+
+
 class Answer(BaseModel):
     answer: str
+    answer_type: AnswerType = Field(
+        description="generated: the model's answer, checked against the evidence; extractive: the model's answer "
+        "was not supported by the evidence, so the best evidence sentence is returned instead; no_documents: "
+        "nothing indexed matches"
+    )
     citations: list[Citation]
     timings: Timings

@@ -60,8 +60,9 @@ class FakeLLM:
         else:
             source = prompt.split("[1] ", 1)[1] if "[1] " in prompt else ""
             text = source.split(".")[0].strip() + ". [1]"
-        return Generation(text=text, prompt_tokens=len(prompt.split()), generated_tokens=5, first_token_ms=1.0,
-                          total_ms=2.0)
+        return Generation(
+            text=text, prompt_tokens=len(prompt.split()), generated_tokens=5, first_token_ms=1.0, total_ms=2.0
+        )
 
 
 def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Services:
@@ -69,8 +70,13 @@ def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Se
     registry = Registry.from_url(settings.registry_url)
     store = ChunkStore.persistent(settings.chroma_path, settings.collection)
     embedder = FakeEmbedder()
-    indexer = Indexer(registry, store, embedder, Chunker(embedder.count_tokens, 40, 5),  # type: ignore[arg-type]
-                      max_bytes=settings.max_upload_bytes)
+    indexer = Indexer(
+        registry,
+        store,
+        embedder,
+        Chunker(embedder.count_tokens, 40, 5),  # type: ignore[arg-type]
+        max_bytes=settings.max_upload_bytes,
+    )
     retriever = Retriever(embedder, store, registry)  # type: ignore[arg-type]
     llm = llm or FakeLLM()
     pipeline = RAGPipeline(retriever, llm, settings.top_k, settings.max_new_tokens)  # type: ignore[arg-type]

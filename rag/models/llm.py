@@ -31,7 +31,9 @@ class GenerationParams(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy decoding")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     top_k: int = Field(default=0, ge=0, le=1000, description="0 means no top-k filtering")
-    repetition_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
+    repetition_penalty: float = Field(
+        default=1.0, ge=1.0, le=2.0, description="above 1 discourages repeats, also of words in the sources"
+    )
     stop: list[str] = Field(default_factory=list, max_length=8)
 
 

@@ -36,8 +36,11 @@ def test_stream_yields_the_same_text_as_generate(llm):
 
 def test_embedder_ranks_paraphrase_above_unrelated(embedder):
     q, para, other = embedder.embed(
-        ["How much is the home office stipend?", "Employees get 600 euros for home office equipment.",
-         "Honeybees dance to show where flowers are."]
+        [
+            "How much is the home office stipend?",
+            "Employees get 600 euros for home office equipment.",
+            "Honeybees dance to show where flowers are.",
+        ]
     )
     assert np.isclose(np.linalg.norm(q), 1.0, atol=1e-4)
     assert q @ para > q @ other + 0.2

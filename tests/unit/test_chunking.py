@@ -33,6 +33,7 @@ def test_markdown_chunks_carry_heading_path(count_tokens):
     text = "# Policy\n\nIntro text.\n\n## Equipment\n\nLaptops are provided.\n\n## Travel\n\nTrains are preferred.\n"
     parsed = parse(text.encode(), "policy.md")
     chunks = Chunker(count_tokens, chunk_size=8, chunk_overlap=0).split(parsed)
+
     def heading_of(phrase: str) -> str | None:
         return next(c.heading for c in chunks if phrase in c.text)
 

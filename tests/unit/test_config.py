@@ -33,7 +33,7 @@ def test_toml_file_below_environment(tmp_path, monkeypatch):
 
 def test_missing_config_file_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("RAG_CONFIG_FILE", str(tmp_path / "nope.toml"))
-    with pytest.raises(FileNotFoundError, match="nope.toml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         Settings()
 
 

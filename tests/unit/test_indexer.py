@@ -51,8 +51,9 @@ def test_reconcile_removes_unpublished_versions(services):
     orphan = [c.model_copy(update={"version": 2, "chunk_id": c.chunk_id.replace(":1:", ":2:")}) for c in stale]
     services.store.add(orphan, services.embedder.embed([c.text for c in orphan]))
     # ...and a first ingest that died before publishing.
-    services.registry.create(document_id="dead", source="dead.txt", content_hash="x", media_type="text/plain",
-                             size_bytes=1)
+    services.registry.create(
+        document_id="dead", source="dead.txt", content_hash="x", media_type="text/plain", size_bytes=1
+    )
     assert services.indexer.reconcile() == 1
     assert {c.version for c in services.store.chunks_of(doc.id)} == {1}
     assert services.registry.get("dead") is None

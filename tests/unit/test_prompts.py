@@ -1,21 +1,34 @@
 import pytest
 
+from rag.evidence import Evidence, split_sentences
 from rag.prompts import FAMILIES, UnknownFamily, build_rag_prompt, detect_family, get_family
 from rag.types import RetrievedChunk
 
 
-def _chunk(rank: int, text: str) -> RetrievedChunk:
-    return RetrievedChunk(
-        chunk_id=f"d:1:{rank}", document_id="d", version=1, source="s.txt", chunk_index=rank, start=0,
-        end=len(text), text=text, score=0.5, rank=rank,
+def _evidence(text: str) -> list[Evidence]:
+    chunk = RetrievedChunk(
+        chunk_id="d:1:0",
+        document_id="d",
+        version=1,
+        source="s.txt",
+        chunk_index=0,
+        start=0,
+        end=len(text),
+        text=text,
+        score=0.5,
+        rank=1,
     )
+    return [Evidence(s, 0.5, n) for n, s in enumerate(split_sentences(chunk), start=1)]
 
 
 @pytest.mark.parametrize(
     ("family", "expected", "stop"),
     [
-        ("chatml", "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nHI<|im_end|>\n<|im_start|>assistant\n",
-         "<|im_end|>"),
+        (
+            "chatml",
+            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nHI<|im_end|>\n<|im_start|>assistant\n",
+            "<|im_end|>",
+        ),
         ("dolly", "### Instruction:\nSYS\n\nHI\n\n### Response:\n", "### End"),
         ("oasst", "<|prompter|>SYS\n\nHI<|endoftext|><|assistant|>", "<|endoftext|>"),
         ("llama2", "[INST] <<SYS>>\nSYS\n<</SYS>>\n\nHI [/INST]", "</s>"),
@@ -53,8 +66,9 @@ def test_unknown_family_lists_choices():
         get_family("gpt-9")
 
 
-def test_rag_prompt_numbers_sources_in_rank_order():
-    prompt = build_rag_prompt(FAMILIES["chatml"], " What? ", [_chunk(1, "alpha"), _chunk(2, "beta")])
-    assert "[1] alpha\n\n[2] beta" in prompt
+def test_rag_prompt_numbers_evidence_on_one_line_each():
+    evidence = _evidence("Alpha beta gamma is\nwrapped here. Delta epsilon zeta too.")
+    prompt = build_rag_prompt(FAMILIES["chatml"], " What? ", evidence)
+    assert "Facts:\n[1] Alpha beta gamma is wrapped here.\n[2] Delta epsilon zeta too." in prompt
     assert "Question: What?" in prompt
     assert prompt.endswith("<|im_start|>assistant\n")

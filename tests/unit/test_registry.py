@@ -29,8 +29,7 @@ def test_publish_new_version_switches_in_one_step(tmp_path):
 def test_list_count_delete(tmp_path):
     r = _registry(tmp_path)
     for i in range(3):
-        r.create(document_id=f"d{i}", source=f"{i}.txt", content_hash=f"h{i}", media_type="text/plain",
-                 size_bytes=1)
+        r.create(document_id=f"d{i}", source=f"{i}.txt", content_hash=f"h{i}", media_type="text/plain", size_bytes=1)
     assert r.count() == 3
     assert [d.id for d in r.list(limit=2, offset=1)] == ["d1", "d2"]
     assert r.delete("d1") is True and r.delete("d1") is False

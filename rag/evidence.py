@@ -1,0 +1,246 @@
+"""Evidence selection and answer verification.
+
+A small model given whole chunks often answers with numbers that are in none of them (see
+../shared/PLATFORM.md: 27% of answers contain the gold answer even with the right paragraph, while the best
+single sentence contains it 77% of the time). So the answer step works on evidence: the sentences of the
+retrieved chunks closest to the question, each with its exact span in the document. The model phrases an
+answer from those; the answer is kept only when its numbers and content words are found in the evidence,
+otherwise the best evidence sentence itself is the answer, quoted with its citation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.types import RetrievedChunk
+
+# A sentence ends at . ! ? followed by white space and a capital, digit or quote; a blank line or the start of
+# a list item or heading also ends one. A single line break is only a wrapped line.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9*_`])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|#))"
+)
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.,:'][A-Za-z0-9]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?(?:\*\*|__)?")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "may",
+        "might",
+        "must",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "shall",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "after",
+        "also",
+        "any",
+        "because",
+        "been",
+        "before",
+        "being",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "much",
+        "other",
+        "over",
+        "same",
+        "some",
+        "such",
+        "only",
+        "own",
+        "very",
+        "just",
+        "into",
+        "out",
+        "up",
+        "down",
+        "per",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    chunk: RetrievedChunk
+    text: str  # verbatim: parsed_text[start:end]
+    start: int  # offsets in the document's parsed text
+    end: int
+
+    @property
+    def flat(self) -> str:
+        """The text on one line, as shown to the model."""
+        return " ".join(self.text.split())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sentence: Sentence
+    score: float
+    number: int  # the [n] it is shown to the model as
+
+
+def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]:
+    """Sentences (and headings, which often carry facts) of a chunk, with document offsets.
+
+    Fragments shorter than ``min_words`` are skipped; list and heading markers are left out of the span.
+    """
+    sentences: list[Sentence] = []
+    position = 0
+    for match in [*_SENTENCE_END.finditer(chunk.text), None]:
+        end = match.start() if match else len(chunk.text)
+        raw = chunk.text[position:end]
+        lead = _MARKUP.match(raw)
+        skip = lead.end() if lead else 0
+        body = raw[skip:].rstrip()
+        body_start = position + skip
+        if body and len(_WORD.findall(body)) >= min_words:
+            sentences.append(Sentence(chunk, body, chunk.start + body_start, chunk.start + body_start + len(body)))
+        position = match.end() if match else end
+    return sentences
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS and len(w) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def embedding_texts(sentences: Sequence[Sentence]) -> list[str]:
+    """Each sentence alone, then with the sentence before it in the same chunk.
+
+    The pair catches facts stated with a pronoun ("she can lay 1,500 eggs") whose subject is one sentence back.
+    """
+    alone = [s.text for s in sentences]
+    paired = [
+        f"{prev.text} {cur.text}" if prev is not None and prev.chunk is cur.chunk else cur.text
+        for prev, cur in zip([None, *sentences[:-1]], sentences, strict=True)
+    ]
+    return alone + paired
+
+
+def select_evidence(
+    question_vector: np.ndarray,
+    sentences: Sequence[Sentence],
+    sentence_vectors: np.ndarray,
+    question: str,
+    limit: int,
+) -> list[Evidence]:
+    """Rank sentences by similarity to the question, with a small bonus for sharing its content words.
+
+    ``sentence_vectors`` holds the vectors of ``embedding_texts(sentences)``: alone first, then paired.
+    """
+    if not sentences:
+        return []
+    n = len(sentences)
+    dense = np.maximum(sentence_vectors[:n] @ question_vector, sentence_vectors[n:] @ question_vector)
+    asked = content_words(question)
+    lexical = np.array([len(asked & content_words(s.text)) / max(len(asked), 1) for s in sentences], dtype=np.float32)
+    scores = 0.8 * dense + 0.2 * lexical
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [Evidence(sentences[i], float(scores[i]), n) for n, i in enumerate(order, start=1)]
+
+
+@dataclass(frozen=True)
+class Support:
+    supported: bool
+    evidence: Evidence | None  # the evidence sentence that supports the answer best
+    word_coverage: float  # share of the answer's new content words found in that sentence
+    missing_numbers: frozenset[str]
+
+
+def check_support(
+    answer: str,
+    evidence: Sequence[Evidence],
+    question: str = "",
+    min_added_coverage: float = 0.6,
+    min_coverage: float = 0.75,
+) -> Support:
+    """Is the answer backed by one evidence sentence: all its numbers, and most of its words?
+
+    The words the answer adds to the question must mostly come from the sentence (repeating the question is no
+    answer), and so must its words overall. Support must come from a single sentence, so that facts from
+    different sentences cannot be spliced into a wrong one ("the on-call allowance is 55 euros").
+    """
+    body = re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", answer)
+    all_words = content_words(body)
+    added = all_words - content_words(question)
+    answer_numbers = numbers(body)
+    best = Support(False, None, 0.0, frozenset(answer_numbers))
+    if not added:
+        return best
+    for e in evidence:
+        words = content_words(e.sentence.text)
+        coverage = len(added & words) / len(added)
+        overall = len(all_words & words) / len(all_words)
+        missing = frozenset(answer_numbers - numbers(e.sentence.text))
+        supported = coverage >= min_added_coverage and overall >= min_coverage and not missing
+        if (supported, coverage) > (best.supported, best.word_coverage):
+            best = Support(supported, e, coverage, missing)
+    return best

@@ -1,0 +1,106 @@
+import numpy as np
+
+from rag.evidence import Evidence, check_support, embedding_texts, select_evidence, split_sentences
+from rag.types import RetrievedChunk
+
+DOC = (
+    "# Bees\n\nPreamble.\n\n## Queens\n\nThe queen is the only bee that lays eggs. At the height of the\n"
+    "season she can lay about 1,500 eggs a day.\n\n- Workers live five to six weeks in summer.\n"
+    "- Drones do not sting.\n"
+)
+
+
+def _chunk(text_start: int = 0) -> RetrievedChunk:
+    return RetrievedChunk(
+        chunk_id="d:1:0",
+        document_id="d",
+        version=1,
+        source="bees.md",
+        chunk_index=0,
+        start=text_start,
+        end=len(DOC),
+        text=DOC[text_start:],
+        score=0.5,
+        rank=1,
+    )
+
+
+def test_sentences_keep_exact_document_spans():
+    offset = DOC.index("## Queens")
+    sentences = split_sentences(_chunk(offset))
+    assert [s.flat for s in sentences] == [
+        "The queen is the only bee that lays eggs.",
+        "At the height of the season she can lay about 1,500 eggs a day.",
+        "Workers live five to six weeks in summer.",
+        "Drones do not sting.",
+    ]
+    for s in sentences:
+        assert DOC[s.start : s.end] == s.text
+
+
+def test_headings_with_content_are_sentences():
+    text = "## Aurora 3.2 (released 14 October 2026)\n\n- PDF export."
+    chunk = RetrievedChunk(
+        chunk_id="x",
+        document_id="x",
+        version=1,
+        source="n.md",
+        chunk_index=0,
+        start=0,
+        end=len(text),
+        text=text,
+        score=1,
+        rank=1,
+    )
+    assert [s.text for s in split_sentences(chunk)] == ["Aurora 3.2 (released 14 October 2026)"]
+
+
+def _evidence(*texts: str) -> list[Evidence]:
+    doc = " ".join(texts)
+    chunk = RetrievedChunk(
+        chunk_id="c",
+        document_id="c",
+        version=1,
+        source="s",
+        chunk_index=0,
+        start=0,
+        end=len(doc),
+        text=doc,
+        score=1,
+        rank=1,
+    )
+    return [Evidence(s, 1.0, i) for i, s in enumerate(split_sentences(chunk), start=1)]
+
+
+def test_support_requires_numbers_and_words_from_one_sentence():
+    ev = _evidence("The daily meal allowance is 55 euros.", "The on-call allowance is 250 euros per week.")
+    good = check_support("The on-call allowance is 250 euros per week.", ev, "How much is the on-call allowance?")
+    assert good.supported and good.evidence is ev[1]
+    spliced = check_support("The on-call allowance is 55 euros per week.", ev, "How much is the on-call allowance?")
+    assert not spliced.supported
+    invented = check_support("It is about 1.5 million euros.", ev, "How large is the stipend?")
+    assert not invented.supported
+
+
+def test_repeating_the_question_is_not_support():
+    ev = _evidence("At the height of the season she can lay about 1,500 eggs a day.")
+    q = "How many eggs can a queen bee lay in a day?"
+    assert not check_support("Question: How many eggs can a queen bee lay in a day?", ev, q).supported
+
+
+def test_select_evidence_uses_the_previous_sentence_for_context():
+    ev = _evidence("The queen lays eggs.", "She lays 1,500 a day.", "Drones do not sting at all.")
+    sentences = [e.sentence for e in ev]
+    texts = embedding_texts(sentences)
+    assert texts[3:] == [
+        "The queen lays eggs.",
+        "The queen lays eggs. She lays 1,500 a day.",
+        "She lays 1,500 a day. Drones do not sting at all.",
+    ]
+    # Only the paired text of sentence 2 points the way the question does.
+    vectors = np.zeros((6, 2), dtype=np.float32)
+    vectors[:, 1] = 1.0
+    vectors[4] = [1.0, 0.0]
+    chosen = select_evidence(np.array([1.0, 0.0]), sentences, vectors, "how many eggs a day", limit=2)
+    assert chosen[0].sentence.text == "She lays 1,500 a day."
+    assert [e.number for e in chosen] == [1, 2]
