@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # Answering.
     top_k: int = Field(default=4, ge=1, le=50)
-    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+    max_new_tokens: int = Field(default=64, ge=1, le=4096)
 
     # Uploads.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

@@ -19,6 +19,8 @@ from rag.store.registry import Registry
 from rag.types import Answer, AnswerType, RetrievedChunk, Timings
 
 NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is nothing to answer from."
+# The prompt asks for one sentence; a blank line means the model has moved on to something else.
+ANSWER_STOPS = ["\n\n"]
 
 
 def _ms(since: float) -> float:
@@ -88,6 +90,7 @@ class RAGPipeline:
         timings.evidence_ms = _ms(started)
 
         params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
+        params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
         started = time.perf_counter()
         generation = self.llm.generate(self.prompt_for(question, evidence), params)
         timings.generate_ms = _ms(started)

@@ -1,0 +1,86 @@
+"""Query latency on the sample corpus: p50/p95 per stage, in-process or over HTTP.
+
+    .venv/bin/python -m bench.query_latency                 # in-process, fresh index of data/ in a temp dir
+    .venv/bin/python -m bench.query_latency --url http://127.0.0.1:8000   # against a running `make run`
+
+Prints one line per question (answer type, total ms, the answer) and a summary table. Each question is asked
+once as a warm-up and then --repeat times; figures are medians over those runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="base URL of a running service; default: run in-process")
+    parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "data")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    questions = [q.strip() for q in args.questions.read_text().splitlines() if q.strip()]
+
+    if args.url:
+        import httpx
+
+        client = httpx.Client(base_url=args.url, timeout=300)
+
+        def ask(q: str) -> dict:
+            started = time.perf_counter()
+            body = client.post("/v1/query", json={"question": q}).raise_for_status().json()
+            body["timings"]["client_ms"] = (time.perf_counter() - started) * 1000
+            return body
+    else:
+        from api.cli import _ingest_paths
+        from api.services import Services
+        from rag.config import Settings
+
+        tmp = tempfile.mkdtemp(prefix="rag-bench-")
+        services = Services.build(Settings(data_dir=Path(tmp), cache_dir=ROOT / "var" / "cache"))
+        _ingest_paths(services, [args.corpus])
+        assert services.pipeline is not None
+        pipeline = services.pipeline
+
+        def ask(q: str) -> dict:
+            return pipeline.answer(q).model_dump()
+
+    rows: list[dict] = []
+    for q in questions:
+        ask(q)  # warm-up
+        for _ in range(args.repeat):
+            body = ask(q)
+            rows.append({"question": q, **body["timings"], "answer_type": body["answer_type"]})
+        print(f"{body['answer_type']:<10} {body['timings']['total_ms']:8.1f} ms  {q} -> {body['answer'][:90]!r}")
+
+    stages = ["embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms"]
+    if args.url:
+        stages.append("client_ms")
+    print(f"\n{len(rows)} queries over {len(questions)} questions ({'HTTP ' + args.url if args.url else 'in-process'})")
+    print(f"{'stage':<16}{'p50 ms':>10}{'p95 ms':>10}")
+    for stage in stages:
+        values = [r[stage] for r in rows if r.get(stage) is not None]
+        print(f"{stage:<16}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
+    tokens = [r["generated_tokens"] / (r["generate_ms"] / 1000) for r in rows if r["generate_ms"]]
+    print(f"{'decode tok/s':<16}{statistics.median(tokens):>10.1f}")
+    kinds = {k: sum(r["answer_type"] == k for r in rows) for k in ("generated", "extractive", "no_documents")}
+    print("answer types:", kinds)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
