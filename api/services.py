@@ -50,5 +50,7 @@ class Services:
         services = cls(settings, registry, store, embedder, indexer, retriever)
         if load_llm:
             services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
+            services.llm.warm_up()
+            embedder.embed(["warm up"])
             services.pipeline = RAGPipeline(retriever, services.llm, settings.top_k, settings.max_new_tokens)
         return services

@@ -74,6 +74,10 @@ class LLM:
             llm.family = detect_family(_model_name(path), llm.chat_template)
         return llm
 
+    def warm_up(self) -> None:
+        """One tiny generation: the first call compiles kernels (~0.7 s) and should not land on a user."""
+        self.generate(self.family.format(user="Hi", system=""), GenerationParams(max_new_tokens=1))
+
     @property
     def chat_template(self) -> str | None:
         try:
@@ -123,7 +127,7 @@ class LLM:
             text=self._clean(result.texts[0], params),
             prompt_tokens=int(metrics.get_num_input_tokens()),
             generated_tokens=int(metrics.get_num_generated_tokens()),
-            first_token_ms=float(metrics.get_ttft().mean),
+            first_token_ms=round(float(metrics.get_ttft().mean), 2),
             total_ms=total_ms,
         )
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from sqlalchemy import (
     Column,
     DateTime,
@@ -57,6 +57,8 @@ class DocumentStatus(str, Enum):
 
 
 class DocumentRecord(BaseModel):
+    """A registry row. Times are UTC; SQLite stores them without a zone, so naive values are read as UTC."""
+
     id: str
     source: str
     content_hash: str
@@ -67,6 +69,11 @@ class DocumentRecord(BaseModel):
     chunk_count: int
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _now() -> dt.datetime:

@@ -34,3 +34,11 @@ def test_list_count_delete(tmp_path):
     assert [d.id for d in r.list(limit=2, offset=1)] == ["d1", "d2"]
     assert r.delete("d1") is True and r.delete("d1") is False
     assert r.count() == 2 and r.get("d1") is None
+
+
+def test_times_come_back_as_utc(tmp_path):
+    r = _registry(tmp_path)
+    r.create(document_id="d1", source="a.txt", content_hash="h1", media_type="text/plain", size_bytes=3)
+    doc = r.get("d1")
+    assert doc.created_at.utcoffset().total_seconds() == 0
+    assert doc.model_dump(mode="json")["created_at"].endswith(("Z", "+00:00"))
