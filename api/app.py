@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import documents, health, query
+from api.routers import documents, health, jobs, query
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if getattr(app.state, "services", None) is None:
             app.state.services = Services.build(settings or Settings())
         yield
+        app.state.services.jobs.shutdown(wait=True)  # let a running ingest reach its end
 
     app = FastAPI(
         title="RAG service",
@@ -36,5 +37,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.include_router(health.router)
     app.include_router(documents.router)
+    app.include_router(jobs.router)
     app.include_router(query.router)
     return app

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.services import Services
 from ingest.errors import IngestError
-from ingest.indexer import IngestOutcome, iter_files
+from ingest.indexer import IngestCounts, IngestOutcome, IngestResult, iter_files
 from rag.config import Settings
 
 app = typer.Typer(help="Self-hosted RAG: answers from your documents, with citations.", no_args_is_help=True)
@@ -26,10 +26,10 @@ def _settings(**overrides) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _ingest_paths(services: Services, paths: list[Path]) -> dict[str, int]:
+def _ingest_paths(services: Services, paths: list[Path]) -> IngestCounts:
     files = list(iter_files(paths))
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "chunks": 0}
     started = time.perf_counter()
+    chunks = 0
     with Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
@@ -40,23 +40,18 @@ def _ingest_paths(services: Services, paths: list[Path]) -> dict[str, int]:
         transient=not sys.stderr.isatty(),
     ) as progress:
         task = progress.add_task("files", total=len(files), rate="")
-        for path in files:
-            try:
-                result = services.indexer.ingest_file(path)
-            except IngestError as exc:
-                counts["failed"] += 1
-                console.print(f"[yellow]skipped[/] {path}: {exc}")
-            else:
-                counts[result.outcome.value] += 1
-                if result.outcome is not IngestOutcome.unchanged:
-                    counts["chunks"] += result.document.chunk_count
+
+        def on_result(path: Path, result: IngestResult | IngestError) -> None:
+            nonlocal chunks
+            if isinstance(result, IngestError):
+                console.print(f"[yellow]skipped[/] {path}: {result}")
+            elif result.outcome is not IngestOutcome.unchanged:
+                chunks += result.document.chunk_count
             elapsed = max(time.perf_counter() - started, 1e-9)
-            progress.update(
-                task,
-                advance=1,
-                rate=f"{progress.tasks[0].completed / elapsed:.1f} files/s, {counts['chunks'] / elapsed:.1f} chunks/s",
-            )
-    return counts
+            done = progress.tasks[0].completed + 1
+            progress.update(task, advance=1, rate=f"{done / elapsed:.1f} files/s, {chunks / elapsed:.1f} chunks/s")
+
+        return services.indexer.ingest_many(files, on_result)
 
 
 @app.command()
@@ -78,10 +73,10 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders to
     services = Services.build(_settings(), load_llm=False)
     counts = _ingest_paths(services, paths)
     console.print(
-        f"{counts['created']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{counts['failed']} failed; {counts['chunks']} chunks written"
+        f"{counts.created} added, {counts.updated} updated, {counts.unchanged} unchanged, "
+        f"{counts.failed} failed; {counts.chunks} chunks written"
     )
-    if counts["failed"]:
+    if counts.failed:
         raise typer.Exit(code=1)
 
 
@@ -125,8 +120,8 @@ def serve(
     if ingest_paths:
         counts = _ingest_paths(services, ingest_paths)
         console.print(
-            f"indexed: {counts['created']} added, {counts['updated']} updated, "
-            f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+            f"indexed: {counts.created} added, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {counts.failed} failed"
         )
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
     uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ingest.indexer import IngestOutcome
-from rag.store.registry import DocumentRecord
+from rag.store.registry import DocumentRecord, JobRecord
 from rag.types import Answer, ChunkRecord
 
 
@@ -15,6 +15,14 @@ class DocumentOut(DocumentRecord):
 
 class UploadResponse(DocumentOut):
     outcome: IngestOutcome = Field(description="created, updated (new version) or unchanged (same content)")
+
+
+class JobOut(JobRecord):
+    pass
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
 
 
 class DocumentList(BaseModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
+from ingest.jobs import JobRunner
 from rag.config import Settings
 from rag.models.embedder import Embedder
 from rag.models.llm import LLM
@@ -25,6 +26,7 @@ class Services:
     embedder: Embedder
     indexer: Indexer
     retriever: Retriever
+    jobs: JobRunner
     llm: LLM | None = None
     pipeline: RAGPipeline | None = None
 
@@ -46,8 +48,11 @@ class Services:
         removed = indexer.reconcile()
         if removed:
             log.warning("removed %d unpublished chunk versions left by an interrupted ingest", removed)
+        interrupted = registry.fail_unfinished_jobs("interrupted: the service stopped before the job finished")
+        if interrupted:
+            log.warning("marked %d unfinished jobs of a previous run as failed", interrupted)
         retriever = Retriever(embedder, store, registry)
-        services = cls(settings, registry, store, embedder, indexer, retriever)
+        services = cls(settings, registry, store, embedder, indexer, retriever, JobRunner(indexer, registry))
         if load_llm:
             services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
             services.llm.warm_up()

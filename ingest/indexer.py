@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePath
 
 from ingest.chunking import Chunker
-from ingest.errors import EmptyDocument, FileTooLarge, InvalidFilename, UnsupportedFileType
+from ingest.errors import EmptyDocument, FileTooLarge, IngestError, InvalidFilename, UnsupportedFileType
+from ingest.failpoints import failpoint
 from ingest.parsers import parse, supported_suffixes
 from rag.models.embedder import Embedder
 from rag.store.chunks import ChunkStore
@@ -51,7 +53,42 @@ def clean_upload_name(name: str | None) -> str:
     return name.strip()
 
 
+@dataclass
+class _Prepared:
+    """A parsed, chunked document waiting for its vectors."""
+
+    document_id: str
+    version: int
+    source: str
+    content_hash: str
+    media_type: str
+    size_bytes: int
+    records: list[ChunkRecord]
+    replaces: bool  # a previous version exists
+
+
+@dataclass
+class IngestCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks: int = 0
+
+    def add(self, result: IngestResult) -> None:
+        setattr(self, result.outcome.value, getattr(self, result.outcome.value) + 1)
+        if result.outcome is not IngestOutcome.unchanged:
+            self.chunks += result.document.chunk_count
+
+
 class Indexer:
+    """Turns bytes into published document versions.
+
+    One ingest at a time per process (a lock): the version number of a source is read and then written, and
+    the embedder is busy anyway. ``ingest_many`` batches chunks of several small files into one embedding
+    call, and keeps memory bounded by the batch, not by the collection.
+    """
+
     def __init__(
         self,
         registry: Registry,
@@ -67,19 +104,20 @@ class Indexer:
         self.chunker = chunker
         self.max_bytes = max_bytes
         self.batch_size = batch_size
+        self._lock = threading.RLock()
 
-    def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
-        if len(data) > self.max_bytes:
-            raise FileTooLarge(
-                f"{source} is {len(data)} bytes; the limit is {self.max_bytes} bytes (RAG_MAX_UPLOAD_BYTES)"
-            )
+    def check_size(self, size: int, source: str) -> None:
+        if size > self.max_bytes:
+            raise FileTooLarge(f"{source} is {size} bytes; the limit is {self.max_bytes} bytes (RAG_MAX_UPLOAD_BYTES)")
+
+    def _prepare(self, data: bytes, source: str) -> _Prepared | IngestResult:
+        """Parse and chunk; returns the existing document instead when the content is already indexed."""
+        self.check_size(len(data), source)
         parsed = parse(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
-
         same = self.registry.find_by_hash(content_hash)
         if same is not None:
             return IngestResult(same, IngestOutcome.unchanged)
-
         chunks = self.chunker.split(parsed)
         if not chunks:
             raise EmptyDocument(f"{source} produced no chunks to index")
@@ -94,11 +132,10 @@ class Indexer:
                 media_type=parsed.media_type,
                 size_bytes=len(data),
             )
+            failpoint("after_registry_create")
             version = 1
         else:
-            document_id = previous.id
-            version = previous.version + 1
-
+            document_id, version = previous.id, previous.version + 1
         records = [
             ChunkRecord(
                 chunk_id=f"{document_id}:{version}:{chunk.index}",
@@ -114,46 +151,116 @@ class Indexer:
             )
             for chunk in chunks
         ]
+        return _Prepared(
+            document_id, version, source, content_hash, parsed.media_type, len(data), records, previous is not None
+        )
+
+    def _flush(self, batch: list[_Prepared]) -> list[IngestResult]:
+        """Embed and write the chunks of ``batch``, then publish each document and drop its old version."""
+        records = [r for doc in batch for r in doc.records]
         # Embed with the heading in front: it carries the topic that a short section's text may leave out.
         texts = [f"{r.heading}\n{r.text}" if r.heading else r.text for r in records]
-        self.store.add(records, self.embedder.embed(texts, batch_size=self.batch_size))
-        document = self.registry.publish(
-            document_id,
-            version=version,
-            content_hash=content_hash,
-            media_type=parsed.media_type,
-            size_bytes=len(data),
-            chunk_count=len(records),
-        )
-        if previous is not None:
-            self.store.delete(document_id, keep_version=version)
-        outcome = IngestOutcome.created if previous is None else IngestOutcome.updated
-        log.info("%s %s (%d chunks, version %d)", outcome.value, source, len(records), version)
-        return IngestResult(document, outcome)
+        vectors = self.embedder.embed(texts, batch_size=self.batch_size)
+        half = len(records) // 2
+        self.store.add(records[:half], vectors[:half])
+        failpoint("mid_chunk_write")
+        self.store.add(records[half:], vectors[half:])
+        failpoint("after_chunk_write")
+        results = []
+        for doc in batch:
+            document = self.registry.publish(
+                doc.document_id,
+                version=doc.version,
+                content_hash=doc.content_hash,
+                media_type=doc.media_type,
+                size_bytes=doc.size_bytes,
+                chunk_count=len(doc.records),
+            )
+            failpoint("after_publish")
+            if doc.replaces:
+                self.store.delete(doc.document_id, keep_version=doc.version)
+            outcome = IngestOutcome.updated if doc.replaces else IngestOutcome.created
+            log.info("%s %s (%d chunks, version %d)", outcome.value, doc.source, len(doc.records), doc.version)
+            results.append(IngestResult(document, outcome))
+        return results
+
+    def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
+        with self._lock:
+            prepared = self._prepare(data, source)
+            return prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
 
     def ingest_file(self, path: Path) -> IngestResult:
         return self.ingest_bytes(path.read_bytes(), str(path.resolve()))
 
+    def ingest_many(
+        self,
+        paths: Iterable[Path],
+        on_result: Callable[[Path, IngestResult | IngestError], None] | None = None,
+    ) -> IngestCounts:
+        """Index files one by one, embedding chunks of consecutive files together in batches.
+
+        A file that cannot be parsed is reported through ``on_result`` and skipped; it does not stop the rest.
+        """
+        counts = IngestCounts()
+        pending: list[tuple[Path, _Prepared]] = []
+
+        def flush() -> None:
+            results = self._flush([doc for _, doc in pending])
+            for (path, _), result in zip(pending, results, strict=True):
+                counts.add(result)
+                if on_result:
+                    on_result(path, result)
+            pending.clear()
+
+        with self._lock:
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                    if hashlib.sha256(data).hexdigest() in {doc.content_hash for _, doc in pending}:
+                        flush()  # publish the first copy so that this one is recognised as unchanged
+                    prepared = self._prepare(data, str(path.resolve()))
+                except (IngestError, OSError) as exc:
+                    error = exc if isinstance(exc, IngestError) else IngestError(f"{path}: {exc}")
+                    counts.failed += 1
+                    if on_result:
+                        on_result(path, error)
+                    continue
+                if isinstance(prepared, IngestResult):
+                    counts.add(prepared)
+                    if on_result:
+                        on_result(path, prepared)
+                    continue
+                if any(doc.source == prepared.source for _, doc in pending):
+                    flush()  # the same source twice in one batch: the first version must be published first
+                pending.append((path, prepared))
+                if sum(len(doc.records) for _, doc in pending) >= self.batch_size:
+                    flush()
+            if pending:
+                flush()
+        return counts
+
     def delete(self, document_id: str) -> bool:
         """Registry row first: once it is gone no query can see the chunks, even if we die before removing them."""
-        if not self.registry.delete(document_id):
-            return False
-        self.store.delete(document_id)
-        return True
+        with self._lock:
+            if not self.registry.delete(document_id):
+                return False
+            self.store.delete(document_id)
+            return True
 
     def reconcile(self) -> int:
         """Remove chunks that no published version points at (left by a crash); returns versions removed."""
-        known = self.registry.all_versions()
-        removed = 0
-        for document_id, version in self.store.document_versions():
-            current = known.get(document_id)
-            if current is None or current[0] != version or current[1] is not DocumentStatus.ready:
-                self.store.delete(document_id, version=version)
-                removed += 1
-        for document_id, (_, status) in known.items():
-            if status is DocumentStatus.indexing:  # its first version never finished
-                self.registry.delete(document_id)
-        return removed
+        with self._lock:
+            known = self.registry.all_versions()
+            removed = 0
+            for document_id, version in self.store.document_versions():
+                current = known.get(document_id)
+                if current is None or current[0] != version or current[1] is not DocumentStatus.ready:
+                    self.store.delete(document_id, version=version)
+                    removed += 1
+            for document_id, (_, status) in known.items():
+                if status is DocumentStatus.indexing:  # its first version never finished
+                    self.registry.delete(document_id)
+            return removed
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     # Uploads.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    background_upload_bytes: int = Field(
+        default=1024 * 1024, ge=0, description="uploads larger than this are indexed as a background job"
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

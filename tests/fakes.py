@@ -11,6 +11,7 @@ import numpy as np
 from api.services import Services
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
+from ingest.jobs import JobRunner
 from rag.config import Settings
 from rag.models.llm import Generation, GenerationParams
 from rag.pipeline import RAGPipeline, Retriever
@@ -80,4 +81,5 @@ def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Se
     retriever = Retriever(embedder, store, registry)  # type: ignore[arg-type]
     llm = llm or FakeLLM()
     pipeline = RAGPipeline(retriever, llm, settings.top_k, settings.max_new_tokens)  # type: ignore[arg-type]
-    return Services(settings, registry, store, embedder, indexer, retriever, llm, pipeline)  # type: ignore[arg-type]
+    jobs = JobRunner(indexer, registry)
+    return Services(settings, registry, store, embedder, indexer, retriever, jobs, llm, pipeline)  # type: ignore[arg-type]

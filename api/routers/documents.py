@@ -3,11 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
 
 from api.deps import get_services
-from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, UploadResponse
+from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, JobOut, UploadResponse
 from api.services import Services
-from ingest.errors import FileTooLarge
 from ingest.indexer import IngestOutcome, clean_upload_name
-from ingest.parsers import supported_suffixes
+from ingest.parsers import parser_for, supported_suffixes
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -16,21 +15,30 @@ _errors = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
 
 @router.post(
     "",
-    response_model=UploadResponse,
+    response_model=UploadResponse | JobOut,
     status_code=status.HTTP_201_CREATED,
-    responses=_errors,
+    responses={**_errors, 202: {"model": JobOut, "description": "accepted as a background job"}},
     summary="Upload a file and index it",
     description=f"Multipart upload in field `file`. Accepted types: {', '.join(supported_suffixes())}. "
-    "Identical content is not indexed twice; new content under an existing file name becomes a new version.",
+    "Identical content is not indexed twice; new content under an existing file name becomes a new version. "
+    "Files over RAG_BACKGROUND_UPLOAD_BYTES, or any file with `background=true`, are indexed as a background "
+    "job: the answer is 202 with the job, to follow at `GET /v1/jobs/{id}`.",
 )
 def upload_document(
-    response: Response, file: UploadFile = File(...), services: Services = Depends(get_services)
-) -> UploadResponse:
+    response: Response,
+    file: UploadFile = File(...),
+    background: bool = Query(False, description="index in a background job even if the file is small"),
+    services: Services = Depends(get_services),
+) -> UploadResponse | JobOut:
     name = clean_upload_name(file.filename)
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise FileTooLarge(f"{name} is larger than the limit of {limit} bytes (RAG_MAX_UPLOAD_BYTES)")
+    data = file.file.read(services.indexer.max_bytes + 1)
+    services.indexer.check_size(len(data), name)
+    parser_for(name)  # reject an unsupported type now, not in the job
+    if background or len(data) > services.settings.background_upload_bytes:
+        job, _ = services.jobs.submit_upload(data, name)
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = f"/v1/jobs/{job.id}"
+        return JobOut(**job.model_dump())
     result = services.indexer.ingest_bytes(data, name)
     if result.outcome is not IngestOutcome.created:
         response.status_code = status.HTTP_200_OK

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +62,8 @@ class Embedder:
 
     def __init__(self, model) -> None:
         self._model = model
+        # One OpenVINO infer request underneath: queries and ingestion must take turns.
+        self._lock = threading.Lock()
         self.tokenizer = model.tokenizer
         self.max_tokens: int = int(model.max_seq_length)
         self.dimension: int = int(model.get_embedding_dimension())

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     Integer,
@@ -51,6 +52,24 @@ documents = Table(
 )
 
 
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("description", String(1024), nullable=False, default=""),
+    Column("total", Integer, nullable=False, default=0),
+    Column("done", Integer, nullable=False, default=0),
+    Column("counts", JSON, nullable=False, default=dict),
+    Column("errors", JSON, nullable=False, default=list),
+    Column("document_id", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+
 class DocumentStatus(str, Enum):
     indexing = "indexing"  # first version being written; not visible to queries
     ready = "ready"
@@ -74,6 +93,40 @@ class DocumentRecord(BaseModel):
     @classmethod
     def _utc(cls, value: dt.datetime) -> dt.datetime:
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+class JobStatus(str, Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class JobError(BaseModel):
+    source: str
+    error: str
+
+
+class JobRecord(BaseModel):
+    """A unit of background work (an upload to index, a folder refresh) and how far it got."""
+
+    id: str
+    kind: str
+    status: JobStatus
+    description: str
+    total: int = Field(description="items to process, when known")
+    done: int = Field(description="items processed so far")
+    counts: dict[str, int] = Field(description="outcomes so far: created, updated, unchanged, failed, chunks")
+    errors: list[JobError]
+    document_id: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @field_validator("created_at", "started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _now() -> dt.datetime:
@@ -200,3 +253,62 @@ class Registry:
         with self.engine.connect() as conn:
             rows = conn.execute(select(documents.c.id, documents.c.version, documents.c.status))
             return {row.id: (int(row.version), DocumentStatus(row.status)) for row in rows}
+
+    # --- jobs -------------------------------------------------------------------------------------------
+
+    def create_job(self, kind: str, description: str, total: int = 0) -> JobRecord:
+        row = {
+            "id": uuid.uuid4().hex,
+            "kind": kind,
+            "status": JobStatus.queued.value,
+            "description": description,
+            "total": total,
+            "done": 0,
+            "counts": {},
+            "errors": [],
+            "document_id": None,
+            "created_at": _now(),
+            "started_at": None,
+            "finished_at": None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs).values(**row))
+        return JobRecord(**row)
+
+    def update_job(self, job_id: str, **values) -> None:
+        """Set columns of a job; ``status`` given as a JobStatus also stamps start and finish times."""
+        status = values.get("status")
+        if isinstance(status, JobStatus):
+            values["status"] = status.value
+            if status is JobStatus.running:
+                values.setdefault("started_at", _now())
+            if status in (JobStatus.succeeded, JobStatus.failed):
+                values.setdefault("finished_at", _now())
+        if "errors" in values:
+            values["errors"] = [e.model_dump() if isinstance(e, JobError) else e for e in values["errors"]]
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return JobRecord(**row) if row else None
+
+    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
+        stmt = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [JobRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    def fail_unfinished_jobs(self, reason: str) -> int:
+        """Jobs of a process that died can never finish; say so instead of showing them running forever."""
+        unfinished = [JobStatus.queued.value, JobStatus.running.value]
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(jobs)
+                .where(jobs.c.status.in_(unfinished))
+                .values(
+                    status=JobStatus.failed.value,
+                    finished_at=_now(),
+                    errors=[JobError(source="", error=reason).model_dump()],
+                )
+            ).rowcount

@@ -70,7 +70,7 @@ def test_bad_uploads_get_clear_errors_and_change_nothing(client, services, name,
 
 
 def test_upload_over_limit_is_413(client, services):
-    object.__setattr__(services.settings, "max_upload_bytes", 16)
+    services.indexer.max_bytes = 16
     r = client.post("/v1/documents", files={"file": ("big.txt", b"x" * 17, "text/plain")})
     assert r.status_code == 413 and "limit" in r.json()["detail"]
 
@@ -85,3 +85,40 @@ def test_health_and_openapi(client):
     assert health["status"] == "ok" and health["prompt_family"] == "chatml"
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/documents", "/v1/documents/{document_id}", "/v1/query", "/healthz"} <= set(paths)
+
+
+def _wait_for_job(client, job_id: str) -> dict:
+    import time
+
+    for _ in range(200):
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_background_upload_returns_a_job_then_the_document(client):
+    r = client.post("/v1/documents", params={"background": True},
+                    files={"file": ("bluefin.txt", FACT, "text/plain")})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == f"/v1/jobs/{job['id']}" and job["status"] in ("queued", "running", "succeeded")
+    done = _wait_for_job(client, job["id"])
+    assert done["status"] == "succeeded" and done["counts"]["created"] == 1 and done["done"] == done["total"] == 1
+    assert client.get(f"/v1/documents/{done['document_id']}").json()["source"] == "bluefin.txt"
+    assert [j["id"] for j in client.get("/v1/jobs").json()["jobs"]] == [job["id"]]
+
+
+def test_large_upload_goes_to_background_and_parse_errors_are_reported_in_the_job(client, services):
+    object.__setattr__(services.settings, "background_upload_bytes", 8)
+    r = client.post("/v1/documents", files={"file": ("bad.txt", b"\xff\xfe\xfa not utf-8 at all", "text/plain")})
+    assert r.status_code == 202
+    done = _wait_for_job(client, r.json()["id"])
+    assert done["status"] == "failed" and "UTF-8" in done["errors"][0]["error"]
+    assert done["errors"][0]["source"] == "bad.txt" and done["counts"]["failed"] == 1
+    assert services.registry.count() == 0
+
+
+def test_unknown_job_is_404(client):
+    assert client.get("/v1/jobs/nope").status_code == 404

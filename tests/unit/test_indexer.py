@@ -81,3 +81,39 @@ def test_iter_files_skips_hidden_and_unsupported(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.txt").write_text("x")
     assert [p.relative_to(tmp_path).as_posix() for p in iter_files([tmp_path])] == ["a.md", "sub/d.txt"]
+
+
+def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, monkeypatch):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"note{i}.txt").write_text(f"Note number {i} says the password is word{i}.")
+    (folder / "copy.txt").write_text("Note number 0 says the password is word0.")  # same content as note0
+    (folder / "broken.txt").write_bytes(b"\xff\xfe not utf-8 \xff")
+    calls: list[int] = []
+    real_embed = services.embedder.embed
+    monkeypatch.setattr(services.embedder, "embed", lambda texts, batch_size=32: calls.append(len(texts))
+                        or real_embed(texts))
+    services.indexer.batch_size = 3
+    seen: dict[str, str] = {}
+    counts = services.indexer.ingest_many(
+        iter_files([folder]),
+        lambda path, result: seen.__setitem__(path.name, getattr(result, "outcome", type(result).__name__)),
+    )
+    assert (counts.created, counts.unchanged, counts.failed) == (5, 1, 1)
+    # copy.txt sorts before note0.txt: it is indexed, and note0.txt is recognised as the same content.
+    assert seen["copy.txt"] is IngestOutcome.created and seen["note0.txt"] is IngestOutcome.unchanged
+    assert seen["broken.txt"] == "UnreadableDocument"
+    assert max(calls) >= 2, "chunks of several files are embedded together"
+    assert services.registry.count() == 5 and services.store.count() == counts.chunks
+
+
+def test_ingest_many_same_source_twice_keeps_the_last(services, tmp_path):
+    doc = tmp_path / "a.txt"
+    doc.write_text("first version of the text")
+    services.indexer.ingest_many([doc])
+    doc.write_text("second version of the text")
+    counts = services.indexer.ingest_many([doc, doc])
+    assert (counts.updated, counts.unchanged) == (1, 1)
+    record = services.registry.find_by_source(str(doc.resolve()))
+    assert record.version == 2 and {c.version for c in services.store.chunks_of(record.id)} == {2}

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import get_services
+from api.schemas import ErrorBody, JobList, JobOut
+from api.services import Services
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=JobList, summary="Recent background jobs, newest first")
+def list_jobs(limit: int = Query(50, ge=1, le=500), services: Services = Depends(get_services)) -> JobList:
+    return JobList(jobs=[JobOut(**j.model_dump()) for j in services.registry.list_jobs(limit)])
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobOut,
+    responses={404: {"model": ErrorBody}},
+    summary="A job's status, progress, outcome counts and per-file errors",
+)
+def get_job(job_id: str, services: Services = Depends(get_services)) -> JobOut:
+    job = services.registry.get_job(job_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail=f"no job with id {job_id!r}")
+    return JobOut(**job.model_dump())
