@@ -81,6 +81,21 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders to
 
 
 @app.command()
+def check() -> None:
+    """Repair what an interrupted ingest left behind, then verify that registry and index agree."""
+    services = Services.build(_settings(), load_llm=False)  # building reconciles
+    problems = services.indexer.verify()
+    report = {
+        "documents": services.registry.count(),
+        "chunks": services.store.count(),
+        "problems": problems,
+    }
+    typer.echo(json.dumps(report, indent=2))
+    if problems:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="chunks to retrieve")] = None,

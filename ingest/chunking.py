@@ -62,8 +62,8 @@ class Chunker:
 
     def split(self, parsed: ParsedDocument) -> list[Chunk]:
         text = parsed.text
-        splitter = self._markdown if parsed.media_type == "text/markdown" else self._plain
-        headings = _Headings(text) if parsed.media_type == "text/markdown" else None
+        splitter = self._markdown if parsed.markdown_headings else self._plain
+        headings = _Headings(text) if parsed.markdown_headings else None
         chunks: list[Chunk] = []
         cursor = 0
         for piece in splitter.split_text(text):

@@ -252,7 +252,7 @@ class Indexer:
         with self._lock:
             known = self.registry.all_versions()
             removed = 0
-            for document_id, version in self.store.document_versions():
+            for document_id, version in self.store.version_counts():
                 current = known.get(document_id)
                 if current is None or current[0] != version or current[1] is not DocumentStatus.ready:
                     self.store.delete(document_id, version=version)
@@ -261,6 +261,32 @@ class Indexer:
                 if status is DocumentStatus.indexing:  # its first version never finished
                     self.registry.delete(document_id)
             return removed
+
+    def verify(self) -> list[str]:
+        """Every way the registry and the chunk store disagree; empty when the index is consistent."""
+        counts = self.store.version_counts()
+        stored: dict[str, dict[int, int]] = {}
+        for (document_id, version), n in counts.items():
+            stored.setdefault(document_id, {})[version] = n
+        problems = []
+        documents = self.registry.list(limit=None)
+        for doc in documents:
+            versions = stored.get(doc.id, {})
+            if doc.status is not DocumentStatus.ready:
+                problems.append(f"document {doc.id} ({doc.source}) is {doc.status.value}, not ready")
+            elif set(versions) != {doc.version}:
+                problems.append(
+                    f"document {doc.id} ({doc.source}) is at version {doc.version} but the store holds versions "
+                    f"{sorted(versions)}"
+                )
+            elif versions[doc.version] != doc.chunk_count:
+                problems.append(
+                    f"document {doc.id} ({doc.source}) should have {doc.chunk_count} chunks, the store has "
+                    f"{versions[doc.version]}"
+                )
+        for document_id in set(stored) - {d.id for d in documents}:
+            problems.append(f"the store holds chunks of unknown document {document_id}")
+        return problems
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -6,6 +6,7 @@ offline. The collection uses cosine space, so Chroma's distance is ``1 - cosine 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class ChunkStore:
             clauses.append({"version": {"$ne": keep_version}})
         self._collection.delete(where=clauses[0] if len(clauses) == 1 else {"$and": clauses})
 
-    def document_versions(self) -> set[tuple[str, int]]:
-        """Every (document id, version) that has chunks: what start-up reconciliation compares."""
+    def version_counts(self) -> Counter[tuple[str, int]]:
+        """Chunks per (document id, version): what reconciliation and verification compare with the registry."""
         result = self._collection.get(include=["metadatas"])
-        return {(m["document_id"], int(m["version"])) for m in result["metadatas"]}
+        return Counter((m["document_id"], int(m["version"])) for m in result["metadatas"])

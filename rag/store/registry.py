@@ -176,7 +176,7 @@ class Registry:
     def find_by_source(self, source: str) -> DocumentRecord | None:
         return self._one(select(documents).where(documents.c.source == source).limit(1))
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[DocumentRecord]:
+    def list(self, limit: int | None = 100, offset: int = 0) -> list[DocumentRecord]:
         stmt = select(documents).order_by(documents.c.created_at, documents.c.id).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [DocumentRecord(**row) for row in conn.execute(stmt).mappings()]

@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from tests.formats import make_docx_bomb, make_encrypted_pdf, make_pdf
 
 FACT = b"Project Bluefin ships on 3 March. The launch owner is Dana Okafor.\n"
 
@@ -52,6 +53,9 @@ def test_query_on_empty_index_does_not_call_the_model(client, services):
     assert services.llm.prompts == []
 
 
+_PDF = make_pdf(["Page one holds a fact.", "Page two holds another."])
+
+
 @pytest.mark.parametrize(
     ("name", "data", "status", "phrase"),
     [
@@ -59,8 +63,16 @@ def test_query_on_empty_index_does_not_call_the_model(client, services):
         ("empty.txt", b"", 422, "empty"),
         ("latin.txt", "café".encode("latin-1"), 422, "UTF-8"),
         ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00", 415, "binary"),
+        ("disguised.txt", _PDF, 415, "looks like a PDF"),
+        ("corrupt.pdf", _PDF[: len(_PDF) // 3], 422, "damaged or incomplete"),
+        ("notreally.pdf", b"just some text, no PDF header", 415, "not a PDF"),
+        ("locked.pdf", make_encrypted_pdf(["Secret plans."]), 422, "password"),
+        ("bomb.docx", make_docx_bomb(300 * 1024 * 1024), 413, "unpacked"),
+        ("fake.docx", b"plain text pretending", 415, "not a Word"),
+        ("broken.json", b'{"a": 1,', 422, "not valid JSON"),
         ("../../etc/passwd.txt", b"x", 400, "path"),
     ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None,
 )
 def test_bad_uploads_get_clear_errors_and_change_nothing(client, services, name, data, status, phrase):
     r = client.post("/v1/documents", files={"file": (name, data, "application/octet-stream")})

@@ -117,3 +117,15 @@ def test_ingest_many_same_source_twice_keeps_the_last(services, tmp_path):
     assert (counts.updated, counts.unchanged) == (1, 1)
     record = services.registry.find_by_source(str(doc.resolve()))
     assert record.version == 2 and {c.version for c in services.store.chunks_of(record.id)} == {2}
+
+
+def test_verify_finds_each_kind_of_disagreement(services):
+    doc = services.indexer.ingest_bytes(V1, "vault.txt").document
+    assert services.indexer.verify() == []
+    chunks = services.store.chunks_of(doc.id)
+    stray = [c.model_copy(update={"document_id": "ghost", "chunk_id": "ghost:1:0"}) for c in chunks[:1]]
+    services.store.add(stray, services.embedder.embed([c.text for c in stray]))
+    services.store.delete(doc.id, version=1)
+    problems = services.indexer.verify()
+    assert any("unknown document ghost" in p for p in problems)
+    assert any(f"document {doc.id}" in p and "versions []" in p for p in problems)
