@@ -41,17 +41,17 @@ def _ingest_paths(services: Services, paths: list[Path]) -> IngestCounts:
     ) as progress:
         task = progress.add_task("files", total=len(files), rate="")
 
-        def on_result(path: Path, result: IngestResult | IngestError) -> None:
+        def on_result(source: str, result: IngestResult | IngestError) -> None:
             nonlocal chunks
             if isinstance(result, IngestError):
-                console.print(f"[yellow]skipped[/] {path}: {result}")
+                console.print(f"[yellow]skipped[/] {source}: {result}")
             elif result.outcome is not IngestOutcome.unchanged:
                 chunks += result.document.chunk_count
             elapsed = max(time.perf_counter() - started, 1e-9)
             done = progress.tasks[0].completed + 1
             progress.update(task, advance=1, rate=f"{done / elapsed:.1f} files/s, {chunks / elapsed:.1f} chunks/s")
 
-        return services.indexer.ingest_many(files, on_result)
+        return services.indexer.ingest_paths(files, on_result)
 
 
 @app.command()

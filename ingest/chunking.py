@@ -47,6 +47,17 @@ class _Headings:
         return self._paths[i] if i >= 0 else None
 
 
+def _with_sentences(separators: list[str]) -> list[str]:
+    """Within a paragraph, split at sentence ends (the white space after . ! ? or ;) before lines and words.
+
+    Chunks then end on sentences (hard-wrapped text has a line break every 80 characters), and a long
+    paragraph is cut into sentences rather than into hundreds of words that each need a token count. The
+    separator is only the white space, so no chunk starts with punctuation.
+    """
+    at = separators.index("\n")
+    return [*separators[:at], r"(?<=[.!?;])\s", *separators[at:]]
+
+
 class Chunker:
     def __init__(self, count_tokens: Callable[[str], int], chunk_size: int, chunk_overlap: int) -> None:
         self.count_tokens = count_tokens
@@ -56,9 +67,11 @@ class Chunker:
             "chunk_overlap": chunk_overlap,
             "length_function": count_tokens,
             "strip_whitespace": True,
+            "is_separator_regex": True,
         }
-        self._markdown = RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **common)
-        self._plain = RecursiveCharacterTextSplitter(**common)
+        markdown = RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
+        self._markdown = RecursiveCharacterTextSplitter(separators=_with_sentences(markdown), **common)
+        self._plain = RecursiveCharacterTextSplitter(separators=_with_sentences(["\n\n", "\n", " ", ""]), **common)
 
     def split(self, parsed: ParsedDocument) -> list[Chunk]:
         text = parsed.text
@@ -67,6 +80,8 @@ class Chunker:
         chunks: list[Chunk] = []
         cursor = 0
         for piece in splitter.split_text(text):
+            if headings is not None and _HEADING.fullmatch(piece):
+                continue  # a heading cut off from its section: the chunks after it carry it as their heading path
             start = text.find(piece, cursor)
             if start == -1:  # cannot happen with strip_whitespace splitting; fail loudly if it ever does
                 raise AssertionError(f"chunk not found in parsed text after offset {cursor}")

@@ -19,7 +19,14 @@ from enum import Enum
 from pathlib import Path, PurePath
 
 from ingest.chunking import Chunker
-from ingest.errors import EmptyDocument, FileTooLarge, IngestError, InvalidFilename, UnsupportedFileType
+from ingest.errors import (
+    EmptyDocument,
+    FileTooLarge,
+    IngestError,
+    InvalidFilename,
+    UnreadableDocument,
+    UnsupportedFileType,
+)
 from ingest.failpoints import failpoint
 from ingest.parsers import parse, supported_suffixes
 from rag.models.embedder import Embedder
@@ -194,50 +201,61 @@ class Indexer:
 
     def ingest_many(
         self,
-        paths: Iterable[Path],
-        on_result: Callable[[Path, IngestResult | IngestError], None] | None = None,
+        items: Iterable[tuple[str, Callable[[], bytes]]],
+        on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
     ) -> IngestCounts:
-        """Index files one by one, embedding chunks of consecutive files together in batches.
+        """Index ``(source, read)`` items one by one, embedding chunks of consecutive items together in batches.
 
-        A file that cannot be parsed is reported through ``on_result`` and skipped; it does not stop the rest.
+        ``read`` is called only when the item's turn comes, so a large collection streams through with memory
+        bounded by the batch. An item that cannot be read or parsed is reported through ``on_result`` and
+        skipped; it does not stop the rest.
         """
         counts = IngestCounts()
-        pending: list[tuple[Path, _Prepared]] = []
+        pending: list[_Prepared] = []
+
+        def report(source: str, result: IngestResult | IngestError) -> None:
+            if isinstance(result, IngestError):
+                counts.failed += 1
+            else:
+                counts.add(result)
+            if on_result:
+                on_result(source, result)
 
         def flush() -> None:
-            results = self._flush([doc for _, doc in pending])
-            for (path, _), result in zip(pending, results, strict=True):
-                counts.add(result)
-                if on_result:
-                    on_result(path, result)
+            for doc, result in zip(pending, self._flush(pending), strict=True):
+                report(doc.source, result)
             pending.clear()
 
         with self._lock:
-            for path in paths:
+            for source, read in items:
                 try:
-                    data = path.read_bytes()
-                    if hashlib.sha256(data).hexdigest() in {doc.content_hash for _, doc in pending}:
+                    data = read()
+                    if hashlib.sha256(data).hexdigest() in {doc.content_hash for doc in pending}:
                         flush()  # publish the first copy so that this one is recognised as unchanged
-                    prepared = self._prepare(data, str(path.resolve()))
-                except (IngestError, OSError) as exc:
-                    error = exc if isinstance(exc, IngestError) else IngestError(f"{path}: {exc}")
-                    counts.failed += 1
-                    if on_result:
-                        on_result(path, error)
+                    prepared = self._prepare(data, source)
+                except IngestError as exc:
+                    report(source, exc)
+                    continue
+                except OSError as exc:
+                    report(source, UnreadableDocument(f"{source} could not be read: {exc}"))
                     continue
                 if isinstance(prepared, IngestResult):
-                    counts.add(prepared)
-                    if on_result:
-                        on_result(path, prepared)
+                    report(source, prepared)
                     continue
-                if any(doc.source == prepared.source for _, doc in pending):
+                if any(doc.source == prepared.source for doc in pending):
                     flush()  # the same source twice in one batch: the first version must be published first
-                pending.append((path, prepared))
-                if sum(len(doc.records) for _, doc in pending) >= self.batch_size:
+                pending.append(prepared)
+                if sum(len(doc.records) for doc in pending) >= self.batch_size:
                     flush()
             if pending:
                 flush()
         return counts
+
+    def ingest_paths(
+        self, paths: Iterable[Path], on_result: Callable[[str, IngestResult | IngestError], None] | None = None
+    ) -> IngestCounts:
+        """Files, each under its absolute path as source."""
+        return self.ingest_many(((str(p.resolve()), p.read_bytes) for p in paths), on_result)
 
     def delete(self, document_id: str) -> bool:
         """Registry row first: once it is gone no query can see the chunks, even if we die before removing them."""

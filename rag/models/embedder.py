@@ -6,6 +6,7 @@ starts load the IR directly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -82,5 +83,29 @@ class Embedder:
         return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
-        """Word pieces the model would read, without the [CLS]/[SEP] markers."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        """Word pieces the model would read, without the [CLS]/[SEP] markers.
+
+        The chunker calls this for every piece it considers (tens of thousands of times per thousand
+        documents), so it goes to the Rust tokenizer directly and remembers recent answers.
+        """
+        return self._count_tokens(text)
+
+    @functools.cached_property
+    def _count_tokens(self):
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            # A private copy: the shared one carries padding and truncation settings from the last encode call.
+            from tokenizers import Tokenizer
+
+            backend = Tokenizer.from_str(backend.to_str())
+            backend.no_padding()
+            backend.no_truncation()
+
+            def count(text: str) -> int:
+                return len(backend.encode(text, add_special_tokens=False).ids)
+        else:
+
+            def count(text: str) -> int:
+                return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+        return functools.lru_cache(maxsize=65536)(count)

@@ -113,6 +113,14 @@ class ChunkStore:
             clauses.append({"version": {"$ne": keep_version}})
         self._collection.delete(where=clauses[0] if len(clauses) == 1 else {"$and": clauses})
 
+    def chunks_of_any(self, limit: int) -> list[ChunkRecord]:
+        """Up to ``limit`` stored chunks, in no particular order (samples for benchmarks and checks)."""
+        result = self._collection.get(limit=limit, include=["documents", "metadatas"])
+        return [
+            ChunkRecord(**_from_metadata(i, t, m))
+            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+
     def version_counts(self) -> Counter[tuple[str, int]]:
         """Chunks per (document id, version): what reconciliation and verification compare with the registry."""
         result = self._collection.get(include=["metadatas"])

@@ -47,6 +47,13 @@ def test_embedder_ranks_paraphrase_above_unrelated(embedder):
     assert embedder.dimension == 384 and embedder.max_tokens == 256
 
 
+def test_token_count_matches_the_models_tokenizer(embedder):
+    embedder.embed(["padding and truncation settings of a previous call must not leak into counts"] * 3)
+    texts = ["hello", "Fresnel lenses gather light.", "word " * 400]
+    slow = [len(embedder.tokenizer.encode(t, add_special_tokens=False)) for t in texts]
+    assert [embedder.count_tokens(t) for t in texts] == slow and slow[2] == 400
+
+
 def test_openvino_export_is_cached_and_matches_torch(embedder, model_cache):
     exports = [p for p in model_cache.iterdir() if p.name.startswith("embedder-")]
     assert len(exports) == 1 and (exports[0] / "openvino" / "openvino_model.xml").exists()

@@ -96,9 +96,10 @@ def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, mon
                         or real_embed(texts))
     services.indexer.batch_size = 3
     seen: dict[str, str] = {}
-    counts = services.indexer.ingest_many(
+    counts = services.indexer.ingest_paths(
         iter_files([folder]),
-        lambda path, result: seen.__setitem__(path.name, getattr(result, "outcome", type(result).__name__)),
+        lambda source, result: seen.__setitem__(source.rsplit("/", 1)[-1],
+                                                getattr(result, "outcome", type(result).__name__)),
     )
     assert (counts.created, counts.unchanged, counts.failed) == (5, 1, 1)
     # copy.txt sorts before note0.txt: it is indexed, and note0.txt is recognised as the same content.
@@ -111,9 +112,9 @@ def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, mon
 def test_ingest_many_same_source_twice_keeps_the_last(services, tmp_path):
     doc = tmp_path / "a.txt"
     doc.write_text("first version of the text")
-    services.indexer.ingest_many([doc])
+    services.indexer.ingest_paths([doc])
     doc.write_text("second version of the text")
-    counts = services.indexer.ingest_many([doc, doc])
+    counts = services.indexer.ingest_paths([doc, doc])
     assert (counts.updated, counts.unchanged) == (1, 1)
     record = services.registry.find_by_source(str(doc.resolve()))
     assert record.version == 2 and {c.version for c in services.store.chunks_of(record.id)} == {2}

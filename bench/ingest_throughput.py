@@ -1,0 +1,137 @@
+"""Ingestion throughput: OpenVINO against torch embedding backend, measured in the same run.
+
+    .venv/bin/python -m bench.ingest_throughput                      # SciFact corpus, 5,183 abstracts
+    .venv/bin/python -m bench.ingest_throughput --limit 500          # a quick sample
+
+Each backend runs in its own subprocess (so peak memory is its own) on a fresh data directory: the corpus is
+streamed from the BEIR ``corpus.jsonl`` through the real indexer (parse, chunk, embed, Chroma, registry).
+Reports documents/s, chunks/s, the embedder alone in texts/s, peak RSS and RSS at each quarter of the run
+(flat means memory does not grow with the collection), then the OpenVINO/torch ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "evaldata" / "scifact" / "corpus.jsonl"
+
+
+def beir_items(corpus: Path, limit: int | None) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """BEIR corpus records as (source, read) items, read lazily line by line."""
+    with corpus.open(encoding="utf-8") as lines:
+        for n, line in enumerate(lines):
+            if limit is not None and n >= limit:
+                return
+            record = json.loads(line)
+            body = f"{record.get('title', '')}\n\n{record['text']}".strip().encode()
+            yield f"{corpus.parent.name}/{record['_id']}.txt", lambda body=body: body
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def worker(backend: str, corpus: Path, limit: int | None, batch: int) -> dict:
+    from ingest.chunking import Chunker
+    from ingest.indexer import Indexer
+    from rag.config import Settings
+    from rag.models.embedder import Embedder
+    from rag.store.chunks import ChunkStore
+    from rag.store.registry import Registry
+
+    data_dir = Path(tempfile.mkdtemp(prefix=f"rag-ingest-{backend}-"))
+    settings = Settings(data_dir=data_dir, cache_dir=ROOT / "var" / "cache", embedding_backend=backend)
+    started = time.perf_counter()
+    embedder = Embedder.load(settings.embedding_model, backend, settings.model_cache_dir)
+    load_s = time.perf_counter() - started
+    indexer = Indexer(
+        Registry.from_url(settings.registry_url),
+        ChunkStore.persistent(settings.chroma_path, settings.collection),
+        embedder,
+        Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap),
+        max_bytes=settings.max_upload_bytes,
+        batch_size=batch,
+    )
+    total = limit or sum(1 for _ in corpus.open())
+    marks = {round(total * q / 4) for q in (1, 2, 3, 4)}
+    rss_at: list[float] = []
+    done = 0
+
+    def on_result(_source, _result) -> None:
+        nonlocal done
+        done += 1
+        if done in marks:
+            rss_at.append(round(rss_mb(), 1))
+
+    started = time.perf_counter()
+    counts = indexer.ingest_many(beir_items(corpus, limit), on_result)
+    ingest_s = time.perf_counter() - started
+
+    sample = [c.text for c in indexer.store.chunks_of_any(512)]
+    started = time.perf_counter()
+    embedder.embed(sample, batch_size=batch)
+    embed_s = time.perf_counter() - started
+    return {
+        "backend": backend,
+        "documents": counts.created,
+        "failed": counts.failed,
+        "chunks": counts.chunks,
+        "load_s": round(load_s, 2),
+        "ingest_s": round(ingest_s, 2),
+        "docs_per_s": round(counts.created / ingest_s, 1),
+        "chunks_per_s": round(counts.chunks / ingest_s, 1),
+        "embed_texts_per_s": round(len(sample) / embed_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_by_quarter_mb": rss_at,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="a BEIR corpus.jsonl")
+    parser.add_argument("--limit", type=int, help="only the first N documents")
+    parser.add_argument("--batch", type=int, default=64, help="embedding batch size")
+    parser.add_argument("--backends", default="openvino,torch")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.corpus, args.limit, args.batch)))
+        return
+
+    results = []
+    for backend in args.backends.split(","):
+        command = [sys.executable, "-m", "bench.ingest_throughput", "--worker", backend, "--corpus", str(args.corpus),
+                   "--batch", str(args.batch)] + (["--limit", str(args.limit)] if args.limit else [])
+        print(f"running {backend} ...", file=sys.stderr, flush=True)
+        out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ}, check=False)
+        if out.returncode != 0:
+            sys.exit(f"{backend} worker failed:\n{out.stderr[-3000:]}")
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    keys = ["documents", "chunks", "load_s", "ingest_s", "docs_per_s", "chunks_per_s", "embed_texts_per_s",
+            "peak_rss_mb", "rss_by_quarter_mb"]
+    print(f"\ncorpus {args.corpus} ({results[0]['documents']} documents), batch {args.batch}, {os.cpu_count()} cores")
+    print(f"{'':<20}" + "".join(f"{r['backend']:>26}" for r in results))
+    for key in keys:
+        print(f"{key:<20}" + "".join(f"{r[key]!s:>26}" for r in results))
+    if len(results) == 2:
+        a, b = results
+        for key in ("docs_per_s", "chunks_per_s", "embed_texts_per_s"):
+            print(f"ratio {a['backend']}/{b['backend']} {key}: {a[key] / b[key]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
