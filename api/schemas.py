@@ -5,8 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ingest.indexer import IngestOutcome
+from rag.models.llm import GenerationParams
+from rag.retrieval import RetrievalOptions
 from rag.store.registry import DocumentRecord, JobRecord
-from rag.types import Answer, ChunkRecord
+from rag.types import Answer, ChunkRecord, RetrievedChunk, Timings
 
 
 class DocumentOut(DocumentRecord):
@@ -37,7 +39,20 @@ class DocumentDetail(DocumentOut):
 class QueryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=4000, description="the question to answer")
     top_k: int | None = Field(default=None, ge=1, le=50, description="chunks to retrieve (default: RAG_TOP_K)")
-    max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_new_tokens: int | None = Field(
+        default=None, ge=1, le=4096, description="shortcut for generation.max_new_tokens"
+    )
+    retrieval: RetrievalOptions | None = Field(default=None, description="mode, filters, floor, MMR")
+    generation: GenerationParams | None = Field(default=None, description="sampling settings for the answer")
+
+
+class RetrieveRequest(RetrievalOptions):
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class RetrieveResponse(BaseModel):
+    chunks: list[RetrievedChunk]
+    timings: Timings
 
 
 class QueryResponse(Answer):

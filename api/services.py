@@ -9,9 +9,11 @@ from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
 from rag.config import Settings
+from rag.keyword import KeywordIndex
 from rag.models.embedder import Embedder
 from rag.models.llm import LLM
-from rag.pipeline import RAGPipeline, Retriever
+from rag.pipeline import RAGPipeline
+from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
 
@@ -51,7 +53,7 @@ class Services:
         interrupted = registry.fail_unfinished_jobs("interrupted: the service stopped before the job finished")
         if interrupted:
             log.warning("marked %d unfinished jobs of a previous run as failed", interrupted)
-        retriever = Retriever(embedder, store, registry)
+        retriever = Retriever(embedder, store, registry, KeywordIndex(store, registry))
         services = cls(settings, registry, store, embedder, indexer, retriever, JobRunner(indexer, registry))
         if load_llm:
             services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)

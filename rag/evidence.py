@@ -124,6 +124,9 @@ _STOPWORDS = frozenset(
 )
 
 
+PAIR_DISCOUNT = 0.05
+
+
 @dataclass(frozen=True)
 class Sentence:
     chunk: RetrievedChunk
@@ -199,7 +202,9 @@ def select_evidence(
     if not sentences:
         return []
     n = len(sentences)
-    dense = np.maximum(sentence_vectors[:n] @ question_vector, sentence_vectors[n:] @ question_vector)
+    # The paired text also contains the previous sentence; the small discount keeps a sentence from winning
+    # only on the strength of its predecessor.
+    dense = np.maximum(sentence_vectors[:n] @ question_vector, sentence_vectors[n:] @ question_vector - PAIR_DISCOUNT)
     asked = content_words(question)
     lexical = np.array([len(asked & content_words(s.text)) / max(len(asked), 1) for s in sentences], dtype=np.float32)
     scores = 0.8 * dense + 0.2 * lexical

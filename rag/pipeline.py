@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 from rag.citations import strip_invalid_markers, to_citation
 from rag.evidence import Evidence, Sentence, check_support, embedding_texts, select_evidence, split_sentences
-from rag.models.embedder import Embedder
 from rag.models.llm import LLM, GenerationParams
 from rag.prompts import build_rag_prompt
-from rag.store.chunks import ChunkStore
-from rag.store.registry import Registry
+from rag.retrieval import RetrievalOptions, Retriever
 from rag.types import Answer, AnswerType, RetrievedChunk, Timings
 
 NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is nothing to answer from."
@@ -25,31 +23,6 @@ ANSWER_STOPS = ["\n\n"]
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
-
-
-class Retriever:
-    """Dense retrieval over the chunk store, showing only the published version of each document."""
-
-    def __init__(self, embedder: Embedder, store: ChunkStore, registry: Registry) -> None:
-        self.embedder = embedder
-        self.store = store
-        self.registry = registry
-
-    def retrieve(self, question: str, top_k: int, timings: Timings | None = None) -> list[RetrievedChunk]:
-        timings = timings if timings is not None else Timings()
-        started = time.perf_counter()
-        vector = self.embedder.embed_query(question)
-        timings.embed_ms = _ms(started)
-
-        started = time.perf_counter()
-        # Ask for extra rows: chunks of a version being replaced right now are filtered out below.
-        candidates = self.store.query(vector, k=top_k * 2)
-        visible = self.registry.visible_versions(c.document_id for c in candidates)
-        chunks = [c for c in candidates if visible.get(c.document_id) == c.version][:top_k]
-        for rank, chunk in enumerate(chunks, start=1):
-            chunk.rank = rank
-        timings.retrieve_ms = _ms(started)
-        return chunks
 
 
 class RAGPipeline:
@@ -77,10 +50,19 @@ class RAGPipeline:
     def prompt_for(self, question: str, evidence: Sequence[Evidence]) -> str:
         return build_rag_prompt(self.llm.family, question, evidence)
 
-    def answer(self, question: str, top_k: int | None = None, params: GenerationParams | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        top_k: int | None = None,
+        params: GenerationParams | None = None,
+        retrieval: RetrievalOptions | None = None,
+    ) -> Answer:
         started_all = time.perf_counter()
         timings = Timings()
-        chunks = self.retriever.retrieve(question, top_k or self.default_top_k, timings)
+        retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
+        if top_k is not None:
+            retrieval = retrieval.model_copy(update={"top_k": top_k})
+        chunks = self.retriever.retrieve(question, retrieval, timings)
         if not chunks:
             timings.total_ms = _ms(started_all)
             return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)

@@ -24,7 +24,8 @@ class ChunkRecord(BaseModel):
 
 class RetrievedChunk(ChunkRecord):
     score: float = Field(description="cosine similarity to the question, -1..1")
-    rank: int = Field(description="1-based position in the retrieved list; the [n] marker in prompts")
+    fusion_score: float = Field(default=0.0, description="reciprocal-rank-fusion score that ordered the list")
+    rank: int = Field(description="1-based position in the retrieved list")
 
 
 class Citation(BaseModel):

@@ -13,9 +13,11 @@ from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
 from rag.config import Settings
+from rag.keyword import KeywordIndex
 from rag.models.llm import Generation, GenerationParams
-from rag.pipeline import RAGPipeline, Retriever
+from rag.pipeline import RAGPipeline
 from rag.prompts import get_family
+from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
 
@@ -78,7 +80,7 @@ def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Se
         Chunker(embedder.count_tokens, 40, 5),  # type: ignore[arg-type]
         max_bytes=settings.max_upload_bytes,
     )
-    retriever = Retriever(embedder, store, registry)  # type: ignore[arg-type]
+    retriever = Retriever(embedder, store, registry, KeywordIndex(store, registry))  # type: ignore[arg-type]
     llm = llm or FakeLLM()
     pipeline = RAGPipeline(retriever, llm, settings.top_k, settings.max_new_tokens)  # type: ignore[arg-type]
     jobs = JobRunner(indexer, registry)

@@ -2,12 +2,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_pipeline
-from api.schemas import QueryRequest, QueryResponse
+from api.deps import get_pipeline, get_services
+from api.schemas import QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
+from api.services import Services
 from rag.models.llm import GenerationParams
 from rag.pipeline import RAGPipeline
+from rag.retrieval import RetrievalOptions
+from rag.types import Timings
 
 router = APIRouter(prefix="/v1", tags=["query"])
+
+
+def generation_params(body: QueryRequest, pipeline: RAGPipeline) -> GenerationParams:
+    params = body.generation or GenerationParams(max_new_tokens=pipeline.default_max_new_tokens)
+    if body.max_new_tokens is not None:
+        params = params.model_copy(update={"max_new_tokens": body.max_new_tokens})
+    return params
+
+
+def retrieval_options(body: QueryRequest, pipeline: RAGPipeline) -> RetrievalOptions:
+    options = body.retrieval or RetrievalOptions(top_k=pipeline.default_top_k)
+    if body.top_k is not None:
+        options = options.model_copy(update={"top_k": body.top_k})
+    return options
 
 
 @router.post(
@@ -16,6 +33,19 @@ router = APIRouter(prefix="/v1", tags=["query"])
     summary="Answer a question from the indexed documents, with citations",
 )
 def query(body: QueryRequest, pipeline: RAGPipeline = Depends(get_pipeline)) -> QueryResponse:
-    params = GenerationParams(max_new_tokens=body.max_new_tokens or pipeline.default_max_new_tokens)
-    answer = pipeline.answer(body.question, top_k=body.top_k, params=params)
+    answer = pipeline.answer(
+        body.question, params=generation_params(body, pipeline), retrieval=retrieval_options(body, pipeline)
+    )
     return QueryResponse(**answer.model_dump())
+
+
+@router.post(
+    "/retrieve",
+    response_model=RetrieveResponse,
+    summary="The ranked chunks for a question, without generating an answer",
+)
+def retrieve(body: RetrieveRequest, services: Services = Depends(get_services)) -> RetrieveResponse:
+    timings = Timings()
+    options = RetrievalOptions(**body.model_dump(exclude={"question"}))
+    chunks = services.retriever.retrieve(body.question, options, timings)
+    return RetrieveResponse(chunks=chunks, timings=timings)

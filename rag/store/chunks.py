@@ -93,6 +93,21 @@ class ChunkStore:
             out.append(RetrievedChunk(**_from_metadata(chunk_id, text, meta), score=1.0 - distance, rank=rank))
         return out
 
+    def get(self, chunk_ids: list[str]) -> tuple[list[ChunkRecord], np.ndarray]:
+        """Chunks and their vectors, in the order asked; ids that do not exist are left out."""
+        if not chunk_ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        result = self._collection.get(ids=chunk_ids, include=["documents", "metadatas", "embeddings"])
+        found = {
+            i: (ChunkRecord(**_from_metadata(i, t, m)), e)
+            for i, t, m, e in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+            )
+        }
+        ordered = [found[i] for i in chunk_ids if i in found]
+        vectors = np.asarray([e for _, e in ordered], dtype=np.float32)
+        return [r for r, _ in ordered], vectors
+
     def chunks_of(self, document_id: str, version: int | None = None) -> list[ChunkRecord]:
         where: dict[str, Any] = {"document_id": document_id}
         if version is not None:
@@ -120,6 +135,17 @@ class ChunkStore:
             ChunkRecord(**_from_metadata(i, t, m))
             for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
+
+    def iter_texts(self, page: int = 5000):
+        """(chunk id, text, document id, version) of every chunk, fetched a page at a time."""
+        offset = 0
+        while True:
+            result = self._collection.get(limit=page, offset=offset, include=["documents", "metadatas"])
+            if not result["ids"]:
+                return
+            for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                yield chunk_id, text, meta["document_id"], int(meta["version"])
+            offset += len(result["ids"])
 
     def version_counts(self) -> Counter[tuple[str, int]]:
         """Chunks per (document id, version): what reconciliation and verification compare with the registry."""

@@ -52,6 +52,15 @@ documents = Table(
 )
 
 
+# One row: a counter bumped in the same transaction as every publish and delete, so readers that cache
+# derived data (the keyword index) can tell cheaply whether the set of visible chunks changed.
+state = Table(
+    "state",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
 jobs = Table(
     "jobs",
     metadata,
@@ -141,6 +150,18 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        with engine.begin() as conn:
+            if conn.execute(select(state.c.value).where(state.c.key == "generation")).first() is None:
+                conn.execute(insert(state).values(key="generation", value=0))
+
+    @staticmethod
+    def _bump(conn) -> None:
+        conn.execute(update(state).where(state.c.key == "generation").values(value=state.c.value + 1))
+
+    def generation(self) -> int:
+        """Changes whenever the set of visible document versions changes."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(state.c.value).where(state.c.key == "generation")).scalar_one())
 
     @classmethod
     def from_url(cls, url: str) -> Registry:
@@ -230,13 +251,17 @@ class Registry:
                     updated_at=_now(),
                 )
             )
+            self._bump(conn)
         record = self.get(document_id)
         assert record is not None
         return record
 
     def delete(self, document_id: str) -> bool:
         with self.engine.begin() as conn:
-            return conn.execute(delete(documents).where(documents.c.id == document_id)).rowcount > 0
+            deleted = conn.execute(delete(documents).where(documents.c.id == document_id)).rowcount > 0
+            if deleted:
+                self._bump(conn)
+            return deleted
 
     def visible_versions(self, document_ids: Iterable[str]) -> dict[str, int]:
         """Current version of each ready document among ``document_ids``."""
@@ -248,6 +273,26 @@ class Registry:
         )
         with self.engine.connect() as conn:
             return {row.id: int(row.version) for row in conn.execute(stmt)}
+
+    def visible_versions_all(self) -> dict[str, int]:
+        stmt = select(documents.c.id, documents.c.version).where(documents.c.status == DocumentStatus.ready.value)
+        with self.engine.connect() as conn:
+            return {row.id: int(row.version) for row in conn.execute(stmt)}
+
+    def document_ids_matching(
+        self, *, ids: list[str] | None = None, source_prefix: str | None = None, media_types: list[str] | None = None
+    ) -> set[str]:
+        """Ready documents passing every given filter: how query filters become a set of document ids."""
+        stmt = select(documents.c.id).where(documents.c.status == DocumentStatus.ready.value)
+        if ids is not None:
+            stmt = stmt.where(documents.c.id.in_(ids))
+        if source_prefix:
+            escaped = source_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(documents.c.source.like(f"{escaped}%", escape="\\"))
+        if media_types is not None:
+            stmt = stmt.where(documents.c.media_type.in_(media_types))
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(stmt)}
 
     def all_versions(self) -> dict[str, tuple[int, DocumentStatus]]:
         with self.engine.connect() as conn:

@@ -1,0 +1,47 @@
+"""The answer step's decisions, with a scripted model (the real one is in tests/integration)."""
+
+from tests.fakes import FakeLLM, fake_services
+
+DOC = (
+    b"# Stipend\n\nNew employees receive a home-office stipend of 600 euros. Laptops are renewed every "
+    b"three years.\n\nCo-working memberships are reimbursed up to 150 euros per month."
+)
+
+
+def _services(tmp_path, reply):
+    services = fake_services(tmp_path / "data", llm=FakeLLM(reply))
+    services.indexer.ingest_bytes(DOC, "stipend.md")
+    return services
+
+
+def test_supported_answer_is_kept_and_cites_the_supporting_sentence(tmp_path):
+    services = _services(tmp_path, "The home-office stipend is 600 euros [2].")
+    answer = services.pipeline.answer("How large is the home-office stipend?")
+    assert answer.answer_type == "generated"
+    assert answer.answer.startswith("The home-office stipend is 600 euros")
+    (citation,) = answer.citations
+    assert citation.quote == "New employees receive a home-office stipend of 600 euros."
+    assert answer.answer.endswith(f"[{citation.marker}]")
+    assert DOC.decode()[citation.quote_start : citation.quote_end] == citation.quote
+
+
+def test_invented_number_falls_back_to_the_evidence_sentence(tmp_path):
+    services = _services(tmp_path, "The stipend is about 1.5 million euros [1].")
+    answer = services.pipeline.answer("How large is the home-office stipend?")
+    assert answer.answer_type == "extractive"
+    assert "600 euros" in answer.answer and "1.5 million" not in answer.answer
+    assert answer.citations[0].quote in answer.answer
+
+
+def test_prompt_holds_numbered_evidence_sentences_in_the_family_format(tmp_path):
+    services = _services(tmp_path, "whatever")
+    services.pipeline.answer("How large is the home-office stipend?", top_k=2)
+    prompt = services.llm.prompts[-1]
+    assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert "[1] " in prompt and "Question: How large is the home-office stipend?" in prompt
+
+
+def test_no_documents(tmp_path):
+    services = fake_services(tmp_path / "data", llm=FakeLLM("x"))
+    answer = services.pipeline.answer("anything?")
+    assert answer.answer_type == "no_documents" and answer.citations == [] and services.llm.prompts == []
