@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import documents, health, jobs, query
+from api.routers import documents, health, jobs, openai, query
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(documents.router)
     app.include_router(jobs.router)
     app.include_router(query.router)
+    app.include_router(openai.router)
     return app

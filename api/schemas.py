@@ -44,6 +44,11 @@ class QueryRequest(BaseModel):
     )
     retrieval: RetrievalOptions | None = Field(default=None, description="mode, filters, floor, MMR")
     generation: GenerationParams | None = Field(default=None, description="sampling settings for the answer")
+    stream: bool = Field(
+        default=False,
+        description="send server-sent events: `delta` (text as generated), `answer` (the verified answer and its "
+        "citations; replaces the streamed text when answer_type is extractive), `done` (timings)",
+    )
 
 
 class RetrieveRequest(RetrievalOptions):

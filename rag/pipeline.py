@@ -7,14 +7,16 @@ models, never on how documents got into the store.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rag.citations import strip_invalid_markers, to_citation
 from rag.evidence import Evidence, Sentence, check_support, embedding_texts, select_evidence, split_sentences
 from rag.models.llm import LLM, GenerationParams
 from rag.prompts import build_rag_prompt
 from rag.retrieval import RetrievalOptions, Retriever
-from rag.types import Answer, AnswerType, RetrievedChunk, Timings
+from rag.types import Answer, AnswerType, Citation, RetrievedChunk, Timings
 
 NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is nothing to answer from."
 # The prompt asks for one sentence; a blank line means the model has moved on to something else.
@@ -50,6 +52,40 @@ class RAGPipeline:
     def prompt_for(self, question: str, evidence: Sequence[Evidence]) -> str:
         return build_rag_prompt(self.llm.family, question, evidence)
 
+    def _prepare(
+        self,
+        question: str,
+        top_k: int | None,
+        params: GenerationParams | None,
+        retrieval: RetrievalOptions | None,
+        timings: Timings,
+    ) -> tuple[list[Evidence], str, GenerationParams] | None:
+        """Retrieve, select evidence and build the prompt; None when nothing matches."""
+        retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
+        if top_k is not None:
+            retrieval = retrieval.model_copy(update={"top_k": top_k})
+        chunks = self.retriever.retrieve(question, retrieval, timings)
+        if not chunks:
+            return None
+        started = time.perf_counter()
+        evidence = self.gather_evidence(question, chunks)
+        timings.evidence_ms = _ms(started)
+        params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
+        params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
+        return evidence, self.prompt_for(question, evidence), params
+
+    @staticmethod
+    def _verify(question: str, draft: str, evidence: Sequence[Evidence]) -> tuple[str, AnswerType, list[Citation]]:
+        """Keep the model's answer only if one evidence sentence supports it; otherwise quote the best evidence."""
+        text = strip_invalid_markers(draft, {e.number for e in evidence})
+        support = check_support(text, evidence, question)
+        if support.supported and support.evidence is not None:
+            # Cite the sentence that was checked to support the answer, whatever number the model wrote.
+            text = f"{strip_invalid_markers(text, set())} [{support.evidence.number}]"
+            return text, "generated", [to_citation(support.evidence, support.evidence.number)]
+        best = evidence[0]
+        return f"{best.sentence.flat} [{best.number}]", "extractive", [to_citation(best, best.number)]
+
     def answer(
         self,
         question: str,
@@ -59,38 +95,60 @@ class RAGPipeline:
     ) -> Answer:
         started_all = time.perf_counter()
         timings = Timings()
-        retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
-        if top_k is not None:
-            retrieval = retrieval.model_copy(update={"top_k": top_k})
-        chunks = self.retriever.retrieve(question, retrieval, timings)
-        if not chunks:
+        prepared = self._prepare(question, top_k, params, retrieval, timings)
+        if prepared is None:
             timings.total_ms = _ms(started_all)
             return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
+        evidence, prompt, params = prepared
 
         started = time.perf_counter()
-        evidence = self.gather_evidence(question, chunks)
-        timings.evidence_ms = _ms(started)
-
-        params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
-        params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
-        started = time.perf_counter()
-        generation = self.llm.generate(self.prompt_for(question, evidence), params)
+        generation = self.llm.generate(prompt, params)
         timings.generate_ms = _ms(started)
         timings.first_token_ms = generation.first_token_ms
         timings.prompt_tokens = generation.prompt_tokens
         timings.generated_tokens = generation.generated_tokens
 
-        text = strip_invalid_markers(generation.text, {e.number for e in evidence})
-        support = check_support(text, evidence, question)
-        if support.supported and support.evidence is not None:
-            # Cite the sentence that was checked to support the answer, whatever number the model wrote.
-            text = f"{strip_invalid_markers(text, set())} [{support.evidence.number}]"
-            citations = [to_citation(support.evidence, support.evidence.number)]
-            answer_type: AnswerType = "generated"
-        else:
-            best = evidence[0]
-            text = f"{best.sentence.flat} [{best.number}]"
-            citations = [to_citation(best, best.number)]
-            answer_type = "extractive"
+        text, answer_type, citations = self._verify(question, generation.text, evidence)
         timings.total_ms = _ms(started_all)
         return Answer(answer=text, answer_type=answer_type, citations=citations, timings=timings)
+
+    def answer_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        params: GenerationParams | None = None,
+        retrieval: RetrievalOptions | None = None,
+    ) -> Iterator[StreamEvent]:
+        """The answer as events: ``delta`` (model text as it is decoded), ``answer`` (the verified answer and
+        its citations; replaces the streamed text when ``answer_type`` is ``extractive``), then ``done``."""
+        started_all = time.perf_counter()
+        timings = Timings()
+        prepared = self._prepare(question, top_k, params, retrieval, timings)
+        if prepared is None:
+            yield StreamEvent("answer", {"answer": NO_DOCUMENTS_ANSWER, "answer_type": "no_documents", "citations": []})
+        else:
+            evidence, prompt, params = prepared
+            started = time.perf_counter()
+            pieces: list[str] = []
+            for delta in self.llm.stream(prompt, params):
+                if not pieces:
+                    timings.first_token_ms = _ms(started)
+                pieces.append(delta)
+                yield StreamEvent("delta", {"text": delta})
+            timings.generate_ms = _ms(started)
+            draft = "".join(pieces).strip()
+            timings.prompt_tokens = self.llm.count_tokens(prompt)
+            timings.generated_tokens = self.llm.count_tokens(draft) if draft else 0
+            text, answer_type, citations = self._verify(question, draft, evidence)
+            yield StreamEvent(
+                "answer",
+                {"answer": text, "answer_type": answer_type, "citations": [c.model_dump() for c in citations]},
+            )
+        timings.total_ms = _ms(started_all)
+        yield StreamEvent("done", {"timings": timings.model_dump()})
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    event: str  # delta | answer | done
+    data: dict[str, Any]

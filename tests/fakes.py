@@ -56,6 +56,14 @@ class FakeLLM:
         self.reply = reply
         self.prompts: list[str] = []
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt: str, params: GenerationParams | None = None):
+        text = self.generate(prompt, params).text
+        for word in text.split(" "):
+            yield word + " "
+
     def generate(self, prompt: str, params: GenerationParams | None = None) -> Generation:
         self.prompts.append(prompt)
         if self.reply is not None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends
+from sse_starlette.sse import EventSourceResponse
 
 from api.deps import get_pipeline, get_services
 from api.schemas import QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
@@ -31,11 +34,16 @@ def retrieval_options(body: QueryRequest, pipeline: RAGPipeline) -> RetrievalOpt
     "/query",
     response_model=QueryResponse,
     summary="Answer a question from the indexed documents, with citations",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"}},
 )
-def query(body: QueryRequest, pipeline: RAGPipeline = Depends(get_pipeline)) -> QueryResponse:
-    answer = pipeline.answer(
-        body.question, params=generation_params(body, pipeline), retrieval=retrieval_options(body, pipeline)
-    )
+def query(body: QueryRequest, pipeline: RAGPipeline = Depends(get_pipeline)) -> QueryResponse | EventSourceResponse:
+    params, retrieval = generation_params(body, pipeline), retrieval_options(body, pipeline)
+    if body.stream:
+        events = pipeline.answer_stream(body.question, params=params, retrieval=retrieval)
+        return EventSourceResponse(
+            ({"event": e.event, "data": json.dumps(e.data, ensure_ascii=False)} for e in events), ping=15
+        )
+    answer = pipeline.answer(body.question, params=params, retrieval=retrieval)
     return QueryResponse(**answer.model_dump())
 
 

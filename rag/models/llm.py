@@ -46,6 +46,45 @@ class Generation:
     total_ms: float
 
 
+class StopHoldback:
+    """Turns raw decoded pieces into deltas that never show a stop string, whole or in part.
+
+    A stop string can arrive split over several pieces ("<|im", "_end|>"), so text that could be the start of
+    one is held back until the next piece decides it. ``feed`` returns the text now safe to show and whether a
+    stop string has completed (then the text is everything up to it, and generation should end).
+    """
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self._text = ""
+        self._shown = 0
+
+    def _held(self) -> int:
+        """Length of the longest end of the text that is the beginning of some stop string."""
+        longest = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(self._text)), longest, -1):
+                if self._text.endswith(stop[:n]):
+                    longest = n
+                    break
+        return longest
+
+    def feed(self, piece: str) -> tuple[str, bool]:
+        self._text += piece
+        cuts = [i for i in (self._text.find(stop) for stop in self.stops) if i != -1]
+        if cuts:
+            delta, self._shown = self._text[self._shown : min(cuts)], len(self._text)
+            return delta, True
+        safe = len(self._text) - self._held()
+        delta, self._shown = self._text[self._shown : safe], max(self._shown, safe)
+        return delta, False
+
+    def flush(self) -> str:
+        """What was held back, once generation ended without a stop string."""
+        delta, self._shown = self._text[self._shown :], len(self._text)
+        return delta
+
+
 def _model_name(path: Path) -> str:
     if path.is_dir() and (path / "config.json").exists():
         config = json.loads((path / "config.json").read_text())
@@ -132,7 +171,10 @@ class LLM:
         )
 
     def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
-        """Yield text pieces as they are decoded; generation runs in a worker thread."""
+        """Yield text deltas as they are decoded, never including a stop string or a piece of one.
+
+        Generation runs in a worker thread; closing the iterator early cancels it.
+        """
         params = params or GenerationParams()
         config = self._config(params)
         pieces: queue.Queue[str | None] = queue.Queue()
@@ -153,11 +195,19 @@ class LLM:
             finally:
                 pieces.put(None)
 
+        holdback = StopHoldback([*self.family.stop_strings, *params.stop])
         worker = threading.Thread(target=run, name="llm-stream", daemon=True)
         worker.start()
         try:
             while (piece := pieces.get()) is not None:
-                yield piece
+                delta, stopped = holdback.feed(piece)
+                if delta:
+                    yield delta
+                if stopped:
+                    break
+            else:
+                if rest := holdback.flush():
+                    yield rest
         finally:
             cancelled.set()
             worker.join()

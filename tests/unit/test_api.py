@@ -134,3 +134,95 @@ def test_large_upload_goes_to_background_and_parse_errors_are_reported_in_the_jo
 
 def test_unknown_job_is_404(client):
     assert client.get("/v1/jobs/nope").status_code == 404
+
+
+def _sse(text: str) -> list[tuple[str, dict]]:
+    import json
+
+    events = []
+    for block in text.replace("\r\n", "\n").strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line and not line.startswith(":"))
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_streaming_query_sends_deltas_then_verified_answer_then_timings(client):
+    client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    with client.stream("POST", "/v1/query", json={"question": "When does Project Bluefin ship?", "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = _sse(r.read().decode())
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "delta" and kinds[-2:] == ["answer", "done"] and set(kinds[:-2]) == {"delta"}
+    streamed = "".join(data["text"] for kind, data in events if kind == "delta")
+    answer = events[-2][1]
+    assert streamed.strip().startswith("Project Bluefin ships on 3 March")
+    assert answer["answer_type"] == "generated" and answer["citations"][0]["source"] == "bluefin.txt"
+    assert events[-1][1]["timings"]["total_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("generation", "field"),
+    [({"temperature": 3}, "temperature"), ({"top_p": 0}, "top_p"), ({"max_new_tokens": 0}, "max_new_tokens"),
+     ({"repetition_penalty": 0.5}, "repetition_penalty"), ({"top_k": -1}, "top_k")],
+)
+def test_generation_settings_out_of_range_are_422_with_the_range(client, generation, field):
+    r = client.post("/v1/query", json={"question": "q", "generation": generation})
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"][-1] == field and any(w in error["msg"] for w in ("greater", "less"))
+
+
+def test_retrieve_endpoint_returns_ranked_chunks_without_generating(client, services):
+    client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    r = client.post("/v1/retrieve", json={"question": "Bluefin launch owner", "top_k": 3, "mode": "keyword"})
+    assert r.status_code == 200, r.text
+    chunk = r.json()["chunks"][0]
+    assert chunk["source"] == "bluefin.txt" and chunk["rank"] == 1 and "Dana Okafor" in chunk["text"]
+    assert services.llm.prompts == []
+
+
+def test_openai_chat_completion(client):
+    client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    body = {"model": "anything", "messages": [{"role": "system", "content": "be brief"},
+                                              {"role": "user", "content": "When does Project Bluefin ship?"}],
+            "temperature": 0, "n": 1, "presence_penalty": 0}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["object"] == "chat.completion" and out["id"].startswith("chatcmpl-")
+    assert out["choices"][0]["message"]["role"] == "assistant"
+    assert out["choices"][0]["message"]["content"].startswith("Project Bluefin ships on 3 March")
+    assert out["sources"][0]["source"] == "bluefin.txt" and out["usage"]["total_tokens"] > 0
+
+
+def test_openai_stream_ends_with_sources_and_done(client):
+    client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+    body = {"messages": [{"role": "user", "content": "When does Project Bluefin ship?"}], "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        lines = [line[6:] for line in r.read().decode().splitlines() if line.startswith("data: ")]
+    import json
+
+    assert lines[-1] == "[DONE]"
+    chunks = [json.loads(line) for line in lines[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert text.strip().startswith("Project Bluefin ships on 3 March")
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["sources"][0]["source"] == "bluefin.txt"
+
+
+def test_openai_stream_corrects_an_unsupported_answer(tmp_path):
+    from tests.fakes import FakeLLM, fake_services
+
+    services = fake_services(tmp_path / "data", llm=FakeLLM("Bluefin ships in 2031 on Mars."))
+    services.indexer.ingest_bytes(FACT, "bluefin.txt")
+    with TestClient(create_app(services.settings, services)) as c:
+        body = {"messages": [{"role": "user", "content": "When does Project Bluefin ship?"}], "stream": True}
+        with c.stream("POST", "/v1/chat/completions", json=body) as r:
+            text = r.read().decode()
+    assert "Not supported by the documents" in text and "3 March" in text
+
+
+def test_openai_request_without_user_message_is_422(client):
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]})
+    assert r.status_code == 422 and "user message" in r.json()["detail"]

@@ -72,3 +72,32 @@ def test_rag_prompt_numbers_evidence_on_one_line_each():
     assert "Facts:\n[1] Alpha beta gamma is wrapped here.\n[2] Delta epsilon zeta too." in prompt
     assert "Question: What?" in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def _feed_all(stops, pieces):
+    from rag.models.llm import StopHoldback
+
+    holdback, out = StopHoldback(stops), []
+    for piece in pieces:
+        delta, stopped = holdback.feed(piece)
+        out.append(delta)
+        if stopped:
+            return out, True
+    out.append(holdback.flush())
+    return out, False
+
+
+def test_holdback_hides_a_stop_string_split_over_pieces():
+    out, stopped = _feed_all(["<|im_end|>"], ["Paris", " is big", ".<|im", "_end|>", "ignored"])
+    assert stopped and "".join(out) == "Paris is big."
+    assert out[2] == "."  # "<|im" was held back, never shown
+
+
+def test_holdback_releases_a_false_alarm():
+    out, stopped = _feed_all(["### End"], ["a #", "## tag", " done"])
+    assert not stopped and "".join(out) == "a ### tag done"
+
+
+def test_holdback_with_several_stops_cuts_at_the_first():
+    out, stopped = _feed_all(["\n\n", "<|im_end|>"], ["One sentence.\n", "\nMore<|im_end|>"])
+    assert stopped and "".join(out) == "One sentence."
