@@ -25,11 +25,11 @@ run: $(STAMP)
 	$(BIN)/rag serve --ingest data
 
 lint: $(STAMP)
-	$(BIN)/ruff check rag ingest api tests bench
-	$(BIN)/ruff format --check rag ingest api tests bench
+	$(BIN)/ruff check rag ingest api evaluation tests bench
+	$(BIN)/ruff format --check rag ingest api evaluation tests bench
 
 test: $(STAMP)
-	$(BIN)/ruff check rag ingest api tests bench
+	$(BIN)/ruff check rag ingest api evaluation tests bench
 	$(BIN)/python -m pytest -q -ra
 
 clean:

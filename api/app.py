@@ -11,6 +11,7 @@ from api.routers import documents, health, jobs, openai, query
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
+from rag.pipeline import ContextOverflow
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -34,6 +35,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(IngestError)
     async def _ingest_error(_request: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+    @app.exception_handler(ContextOverflow)
+    async def _context_overflow(_request: Request, exc: ContextOverflow) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     app.include_router(health.router)
     app.include_router(documents.router)

@@ -117,6 +117,72 @@ def ask(
         typer.echo(f"  [{c.marker or i}] {where} (score {c.score:.2f})\n      {snippet}")
 
 
+eval_app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD).")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("beir")
+def eval_beir(
+    corpus_dir: Annotated[Path, typer.Argument(help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/", exists=True)],
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    modes: Annotated[str, typer.Option(help="comma-separated: hybrid, dense, keyword")] = "hybrid,dense,keyword",
+    limit: Annotated[int | None, typer.Option(help="only the first N queries")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the results as JSON here")] = None,
+) -> None:
+    """Retrieval quality: recall@5/10/100, MRR@10, nDCG@10 per retrieval mode, on an isolated index."""
+    from evaluation.retrieval import evaluate_retrieval, index_beir
+
+    settings = _settings()
+    eval_dir = settings.data_dir / "eval" / f"{corpus_dir.name}-{settings.embedding_backend}-{settings.chunk_size}"
+    services = Services.build(
+        Settings(**{**settings.model_dump(), "data_dir": eval_dir, "cache_dir": settings.model_cache_dir}),
+        load_llm=False,
+    )
+    started = time.perf_counter()
+    counts = index_beir(services.indexer, corpus_dir)
+    console.print(f"index {eval_dir}: {counts} in {time.perf_counter() - started:.0f}s")
+    results = [evaluate_retrieval(services.retriever, corpus_dir, split, mode, limit) for mode in modes.split(",")]
+    keys = ["recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95"]
+    typer.echo(f"{corpus_dir.name} {split}, {results[0]['queries']} queries")
+    typer.echo(f"{'mode':<10}" + "".join(f"{k:>16}" for k in keys))
+    for r in results:
+        typer.echo(f"{r['mode']:<10}" + "".join(f"{r[k]:>16}" for k in keys))
+    if out:
+        out.write_text(json.dumps(results, indent=2))
+
+
+@eval_app.command("squad")
+def eval_squad(
+    path: Annotated[Path, typer.Argument(help="a SQuAD v1.1 or v2.0 json file", exists=True)],
+    limit: Annotated[int | None, typer.Option(help="a random sample of N questions")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+) -> None:
+    """Answer quality, open-book: all paragraphs indexed, questions asked through the same pipeline as the API."""
+    from evaluation.answers import evaluate_answers, index_squad
+
+    settings = _settings()
+    eval_dir = settings.data_dir / "eval" / f"{path.stem}-{settings.embedding_backend}-{settings.chunk_size}"
+    services = Services.build(
+        Settings(**{**settings.model_dump(), "data_dir": eval_dir, "cache_dir": settings.model_cache_dir})
+    )
+    assert services.pipeline is not None
+    counts = index_squad(services.indexer, path)
+    console.print(f"index {eval_dir}: {counts}")
+    with Progress(
+        TextColumn("[bold]asking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("questions", total=limit)
+        result = evaluate_answers(
+            services.pipeline, path, limit, seed, lambda n, total: progress.update(task, completed=n, total=total)
+        )
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        typer.echo(f"{key:<{width}}  {value}")
+    if out:
+        out.write_text(json.dumps(result, indent=2))
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (RAG_HOST)")] = None,

@@ -59,5 +59,13 @@ class Services:
             services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
             services.llm.warm_up()
             embedder.embed(["warm up"])
-            services.pipeline = RAGPipeline(retriever, services.llm, settings.top_k, settings.max_new_tokens)
+            services.pipeline = RAGPipeline(
+                retriever,
+                services.llm,
+                settings.top_k,
+                settings.max_new_tokens,
+                evidence_sentences=settings.evidence_sentences,
+                abstain_below=settings.abstain_below,
+                abstain_text=settings.abstain_text,
+            )
         return services

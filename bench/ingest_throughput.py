@@ -19,22 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from evaluation.datasets import beir_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "evaldata" / "scifact" / "corpus.jsonl"
-
-
-def beir_items(corpus: Path, limit: int | None) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """BEIR corpus records as (source, read) items, read lazily line by line."""
-    with corpus.open(encoding="utf-8") as lines:
-        for n, line in enumerate(lines):
-            if limit is not None and n >= limit:
-                return
-            record = json.loads(line)
-            body = f"{record.get('title', '')}\n\n{record['text']}".strip().encode()
-            yield f"{corpus.parent.name}/{record['_id']}.txt", lambda body=body: body
 
 
 def rss_mb() -> float:
@@ -76,7 +66,7 @@ def worker(backend: str, corpus: Path, limit: int | None, batch: int) -> dict:
             rss_at.append(round(rss_mb(), 1))
 
     started = time.perf_counter()
-    counts = indexer.ingest_many(beir_items(corpus, limit), on_result)
+    counts = indexer.ingest_many(beir_corpus(corpus.parent, limit), on_result)
     ingest_s = time.perf_counter() - started
 
     sample = [c.text for c in indexer.store.chunks_of_any(512)]
@@ -113,16 +103,34 @@ def main() -> None:
 
     results = []
     for backend in args.backends.split(","):
-        command = [sys.executable, "-m", "bench.ingest_throughput", "--worker", backend, "--corpus", str(args.corpus),
-                   "--batch", str(args.batch)] + (["--limit", str(args.limit)] if args.limit else [])
+        command = [
+            sys.executable,
+            "-m",
+            "bench.ingest_throughput",
+            "--worker",
+            backend,
+            "--corpus",
+            str(args.corpus),
+            "--batch",
+            str(args.batch),
+        ] + (["--limit", str(args.limit)] if args.limit else [])
         print(f"running {backend} ...", file=sys.stderr, flush=True)
         out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ}, check=False)
         if out.returncode != 0:
             sys.exit(f"{backend} worker failed:\n{out.stderr[-3000:]}")
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
-    keys = ["documents", "chunks", "load_s", "ingest_s", "docs_per_s", "chunks_per_s", "embed_texts_per_s",
-            "peak_rss_mb", "rss_by_quarter_mb"]
+    keys = [
+        "documents",
+        "chunks",
+        "load_s",
+        "ingest_s",
+        "docs_per_s",
+        "chunks_per_s",
+        "embed_texts_per_s",
+        "peak_rss_mb",
+        "rss_by_quarter_mb",
+    ]
     print(f"\ncorpus {args.corpus} ({results[0]['documents']} documents), batch {args.batch}, {os.cpu_count()} cores")
     print(f"{'':<20}" + "".join(f"{r['backend']:>26}" for r in results))
     for key in keys:

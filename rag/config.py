@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # Answering.
     top_k: int = Field(default=4, ge=1, le=50)
     max_new_tokens: int = Field(default=64, ge=1, le=4096)
+    evidence_sentences: int = Field(default=3, ge=1, le=20, description="sentences shown to the model")
+    abstain_below: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"
+    )
+    abstain_text: str = "The documents do not contain an answer to this question."
 
     # Uploads.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

@@ -23,6 +23,10 @@ NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is not
 ANSWER_STOPS = ["\n\n"]
 
 
+class ContextOverflow(ValueError):
+    """Even one evidence sentence does not fit: the request itself is too large for the model."""
+
+
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
@@ -35,12 +39,16 @@ class RAGPipeline:
         default_top_k: int,
         default_max_new_tokens: int,
         evidence_sentences: int = 3,
+        abstain_below: float | None = None,
+        abstain_text: str = "The documents do not contain an answer to this question.",
     ) -> None:
         self.retriever = retriever
         self.llm = llm
         self.default_top_k = default_top_k
         self.default_max_new_tokens = default_max_new_tokens
         self.evidence_sentences = evidence_sentences
+        self.abstain_below = abstain_below
+        self.abstain_text = abstain_text
 
     def gather_evidence(self, question: str, chunks: Sequence[RetrievedChunk]) -> list[Evidence]:
         sentences = [s for chunk in chunks for s in split_sentences(chunk)]
@@ -59,20 +67,40 @@ class RAGPipeline:
         params: GenerationParams | None,
         retrieval: RetrievalOptions | None,
         timings: Timings,
-    ) -> tuple[list[Evidence], str, GenerationParams] | None:
-        """Retrieve, select evidence and build the prompt; None when nothing matches."""
+    ) -> tuple[list[Evidence], str, GenerationParams, list[str]] | Answer:
+        """Retrieve, select evidence and build the prompt; or the final Answer when there is nothing to ask."""
         retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
         if top_k is not None:
             retrieval = retrieval.model_copy(update={"top_k": top_k})
         chunks = self.retriever.retrieve(question, retrieval, timings)
         if not chunks:
-            return None
+            return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
         started = time.perf_counter()
         evidence = self.gather_evidence(question, chunks)
         timings.evidence_ms = _ms(started)
+        if self.abstain_below is not None and evidence[0].score < self.abstain_below:
+            return Answer(answer=self.abstain_text, answer_type="abstained", citations=[], timings=timings)
         params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
         params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
-        return evidence, self.prompt_for(question, evidence), params
+        kept, prompt = self.fit_to_window(question, evidence, params.max_new_tokens)
+        trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in evidence[len(kept) :]))
+        return kept, prompt, params, trimmed
+
+    def fit_to_window(self, question: str, evidence: list[Evidence], max_new_tokens: int) -> tuple[list[Evidence], str]:
+        """Drop the lowest-ranked evidence until prompt plus answer fit the model's window, counted with the
+        model's own tokenizer."""
+        budget = self.llm.context_window - max_new_tokens
+        kept = list(evidence)
+        prompt = self.prompt_for(question, kept)
+        while len(kept) > 1 and self.llm.count_tokens(prompt) > budget:
+            kept.pop()
+            prompt = self.prompt_for(question, kept)
+        if self.llm.count_tokens(prompt) > budget:
+            raise ContextOverflow(
+                f"the question and its best evidence need more than the model's {self.llm.context_window} tokens "
+                f"with max_new_tokens={max_new_tokens}; ask a shorter question or lower max_new_tokens"
+            )
+        return kept, prompt
 
     @staticmethod
     def _verify(question: str, draft: str, evidence: Sequence[Evidence]) -> tuple[str, AnswerType, list[Citation]]:
@@ -96,10 +124,10 @@ class RAGPipeline:
         started_all = time.perf_counter()
         timings = Timings()
         prepared = self._prepare(question, top_k, params, retrieval, timings)
-        if prepared is None:
+        if isinstance(prepared, Answer):
             timings.total_ms = _ms(started_all)
-            return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
-        evidence, prompt, params = prepared
+            return prepared
+        evidence, prompt, params, trimmed = prepared
 
         started = time.perf_counter()
         generation = self.llm.generate(prompt, params)
@@ -110,7 +138,7 @@ class RAGPipeline:
 
         text, answer_type, citations = self._verify(question, generation.text, evidence)
         timings.total_ms = _ms(started_all)
-        return Answer(answer=text, answer_type=answer_type, citations=citations, timings=timings)
+        return Answer(answer=text, answer_type=answer_type, citations=citations, timings=timings, trimmed=trimmed)
 
     def answer_stream(
         self,
@@ -124,10 +152,10 @@ class RAGPipeline:
         started_all = time.perf_counter()
         timings = Timings()
         prepared = self._prepare(question, top_k, params, retrieval, timings)
-        if prepared is None:
-            yield StreamEvent("answer", {"answer": NO_DOCUMENTS_ANSWER, "answer_type": "no_documents", "citations": []})
+        if isinstance(prepared, Answer):
+            yield StreamEvent("answer", prepared.model_dump(include={"answer", "answer_type", "citations", "trimmed"}))
         else:
-            evidence, prompt, params = prepared
+            evidence, prompt, params, trimmed = prepared
             started = time.perf_counter()
             pieces: list[str] = []
             for delta in self.llm.stream(prompt, params):
@@ -142,7 +170,12 @@ class RAGPipeline:
             text, answer_type, citations = self._verify(question, draft, evidence)
             yield StreamEvent(
                 "answer",
-                {"answer": text, "answer_type": answer_type, "citations": [c.model_dump() for c in citations]},
+                {
+                    "answer": text,
+                    "answer_type": answer_type,
+                    "citations": [c.model_dump() for c in citations],
+                    "trimmed": trimmed,
+                },
             )
         timings.total_ms = _ms(started_all)
         yield StreamEvent("done", {"timings": timings.model_dump()})

@@ -56,15 +56,19 @@ class Timings(BaseModel):
     generated_tokens: int = 0
 
 
-AnswerType = Literal["generated", "extractive", "no_documents"]
+AnswerType = Literal["generated", "extractive", "abstained", "no_documents"]
 
 
 class Answer(BaseModel):
     answer: str
     answer_type: AnswerType = Field(
         description="generated: the model's answer, checked against the evidence; extractive: the model's answer "
-        "was not supported by the evidence, so the best evidence sentence is returned instead; no_documents: "
-        "nothing indexed matches"
+        "was not supported by the evidence, so the best evidence sentence is returned instead; abstained: the "
+        "documents do not answer the question well enough to try; no_documents: nothing indexed matches"
     )
     citations: list[Citation]
     timings: Timings
+    trimmed: list[str] = Field(
+        default_factory=list,
+        description="chunk ids whose evidence was left out of the prompt to fit the model's context window",
+    )

@@ -50,6 +50,7 @@ class FakeLLM:
     """Answers with the first sentence of source [1], cited; records the prompts it was given."""
 
     name = "fake-llm"
+    context_window = 2048
 
     def __init__(self, reply: str | None = None) -> None:
         self.family = get_family("chatml")

@@ -94,9 +94,7 @@ def chat_completions(body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipe
             completion_id,
             created,
             object="chat.completion",
-            choices=[
-                {"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}
-            ],
+            choices=[{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}],
             usage=usage,
             sources=[c.model_dump() for c in answer.citations],
             answer_type=answer.answer_type,

@@ -128,6 +128,16 @@ class LLM:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def context_window(self) -> int:
+        """Tokens the model can attend to: the checkpoint's own setting when it has one, else the family's."""
+        config = self.path / "config.json"
+        if self.path.is_dir() and config.exists():
+            value = json.loads(config.read_text()).get("max_position_embeddings")
+            if isinstance(value, int) and value > 0:
+                return value
+        return self.family.context_window
+
     def count_tokens(self, text: str) -> int:
         return int(self._tokenizer.encode(text).input_ids.get_shape()[1])
 

@@ -64,3 +64,42 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
     assert "196" in body["answer"]
     assert body["citations"][0]["source"] == str(doc.resolve())
     assert body["citations"][0]["text"] == doc.read_text().strip()
+
+
+def test_streaming_query_over_http(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
+        body = {"question": "When does the Zephyr kitchen close?", "stream": True}
+        with client.stream("POST", "/v1/query", json=body) as r:
+            assert r.status_code == 200
+            events, current = [], {}
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    current["event"] = line[7:]
+                elif line.startswith("data: "):
+                    events.append((current.pop("event"), json.loads(line[6:])))
+    kinds = [k for k, _ in events]
+    assert kinds[-2:] == ["answer", "done"] and "delta" in kinds
+    streamed = "".join(d["text"] for k, d in events if k == "delta")
+    assert "<|im_end|>" not in streamed and "<|im" not in streamed
+    answer = events[-2][1]
+    assert "21:30" in answer["answer"] and answer["citations"][0]["source"] == "zephyr.md"
+
+
+def test_unmodified_openai_client_gets_a_grounded_answer(live_server):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{live_server.url}/v1", api_key="not-needed", max_retries=0, timeout=120)
+    httpx.post(f"{live_server.url}/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")},
+               timeout=60)
+    question = [{"role": "user", "content": "What is the secret ingredient in the Zephyr Kitchen tomato soup?"}]
+    reply = client.chat.completions.create(model="default", messages=question)
+    assert "paprika" in reply.choices[0].message.content
+    assert reply.model_extra["sources"][0]["source"] == "zephyr.md"
+
+    stream = client.chat.completions.create(model="default", messages=question, stream=True)
+    text, sources = "", None
+    for chunk in stream:
+        text += chunk.choices[0].delta.content or ""
+        sources = (chunk.model_extra or {}).get("sources", sources)
+    assert "paprika" in text and sources and sources[0]["source"] == "zephyr.md"

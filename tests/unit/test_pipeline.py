@@ -45,3 +45,36 @@ def test_no_documents(tmp_path):
     services = fake_services(tmp_path / "data", llm=FakeLLM("x"))
     answer = services.pipeline.answer("anything?")
     assert answer.answer_type == "no_documents" and answer.citations == [] and services.llm.prompts == []
+
+
+def test_evidence_is_trimmed_lowest_first_to_fit_the_window(tmp_path):
+    services = _services(tmp_path, "The home-office stipend is 600 euros.")
+    full = services.pipeline.answer("How large is the home-office stipend?")
+    assert full.trimmed == []
+    prompt_tokens = services.llm.count_tokens(services.llm.prompts[-1])
+    services.llm.context_window = prompt_tokens + 64 - 1  # one token short for three sentences and 64 new tokens
+    trimmed = services.pipeline.answer("How large is the home-office stipend?")
+    assert len(trimmed.trimmed) >= 1 and services.llm.count_tokens(services.llm.prompts[-1]) < prompt_tokens
+    assert trimmed.answer_type == "generated"
+
+
+def test_request_that_cannot_fit_is_refused(tmp_path):
+    import pytest
+
+    from rag.pipeline import ContextOverflow
+
+    services = _services(tmp_path, "x")
+    services.llm.context_window = 20
+    with pytest.raises(ContextOverflow, match="max_new_tokens"):
+        services.pipeline.answer("How large is the home-office stipend?")
+
+
+def test_abstains_below_the_evidence_floor_without_calling_the_model(tmp_path):
+    services = _services(tmp_path, "should not be generated")
+    services.pipeline.abstain_below = 0.99
+    services.pipeline.abstain_text = "Not in the documents."
+    answer = services.pipeline.answer("Which submarine did the navy commission?")
+    assert (answer.answer_type, answer.answer, answer.citations) == ("abstained", "Not in the documents.", [])
+    assert services.llm.prompts == []
+    services.pipeline.abstain_below = -1.0
+    assert services.pipeline.answer("How large is the home-office stipend?").answer_type != "abstained"

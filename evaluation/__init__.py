@@ -1,0 +1,1 @@
+"""Measuring the service on standard benchmark formats (BEIR, SQuAD): readers, metrics, runners."""

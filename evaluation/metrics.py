@@ -1,0 +1,62 @@
+"""Retrieval and answer metrics, written out so they can be checked against hand-computed examples.
+
+Retrieval: recall@k, MRR@k and nDCG@k with graded relevance (the BEIR definitions, as in pytrec_eval).
+Answers: exact match and token F1 with the official SQuAD normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+
+def recall_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    if not relevant:
+        return 0.0
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    for rank, doc in enumerate(ranked[:k], start=1):
+        if relevant.get(doc, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 1) for rank, doc in enumerate(ranked[:k], start=1))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(gain / math.log2(rank + 1) for rank, gain in enumerate(ideal, start=1))
+    return dcg / idcg if idcg else 0.0
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, no punctuation, no articles, single spaces (the official SQuAD evaluation script)."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: Sequence[str]) -> float:
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in gold))
+
+
+def token_f1(prediction: str, gold: Sequence[str]) -> float:
+    def f1(pred: str, truth: str) -> float:
+        p, t = normalize_answer(pred).split(), normalize_answer(truth).split()
+        common = sum((Counter(p) & Counter(t)).values())
+        if common == 0:
+            return 0.0
+        precision, recall = common / len(p), common / len(t)
+        return 2 * precision * recall / (precision + recall)
+
+    return max((f1(prediction, g) for g in gold), default=0.0)
+
+
+def contains_answer(text: str, gold: Sequence[str]) -> bool:
+    normalized = normalize_answer(text)
+    return any(normalize_answer(g) and normalize_answer(g) in normalized for g in gold)
