@@ -210,7 +210,7 @@ def serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "nncf", "transformers"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "nncf", "transformers", "bm25s", "optimum"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app()
 
