@@ -176,8 +176,9 @@ def eval_squad(
         result = evaluate_answers(
             services.pipeline, path, limit, seed, lambda n, total: progress.update(task, completed=n, total=total)
         )
-    width = max(len(k) for k in result)
-    for key, value in result.items():
+    summary = {k: v for k, v in result.items() if k != "rows"}
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
         typer.echo(f"{key:<{width}}  {value}")
     if out:
         out.write_text(json.dumps(result, indent=2))

@@ -52,6 +52,7 @@ def evaluate_answers(
             "answerable": bool(q.answers),
             "abstained": abstained,
             "words": len(text.split()),
+            "evidence_score": answer.evidence_score,
             **answer.timings.model_dump(),
         }
         if q.answers:
@@ -86,6 +87,7 @@ def evaluate_answers(
         "false_abstain_on_answerable": mean("abstained", answerable),
         "answer_words_avg": mean("words", [r for r in answerable if not r["abstained"]]),
     }
+    result["rows"] = rows  # per question, for calibration (e.g. of the abstention floor)
     for stage in ("embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms"):
         values = [r[stage] for r in rows if r.get(stage)]
         result[f"{stage}_p50"], result[f"{stage}_p95"] = _pct(values, 0.5), _pct(values, 0.95)

@@ -79,7 +79,13 @@ class RAGPipeline:
         evidence = self.gather_evidence(question, chunks)
         timings.evidence_ms = _ms(started)
         if self.abstain_below is not None and evidence[0].score < self.abstain_below:
-            return Answer(answer=self.abstain_text, answer_type="abstained", citations=[], timings=timings)
+            return Answer(
+                answer=self.abstain_text,
+                answer_type="abstained",
+                citations=[],
+                timings=timings,
+                evidence_score=round(evidence[0].score, 4),
+            )
         params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
         params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
         kept, prompt = self.fit_to_window(question, evidence, params.max_new_tokens)
@@ -138,7 +144,14 @@ class RAGPipeline:
 
         text, answer_type, citations = self._verify(question, generation.text, evidence)
         timings.total_ms = _ms(started_all)
-        return Answer(answer=text, answer_type=answer_type, citations=citations, timings=timings, trimmed=trimmed)
+        return Answer(
+            answer=text,
+            answer_type=answer_type,
+            citations=citations,
+            timings=timings,
+            trimmed=trimmed,
+            evidence_score=round(evidence[0].score, 4),
+        )
 
     def answer_stream(
         self,
@@ -175,6 +188,7 @@ class RAGPipeline:
                     "answer_type": answer_type,
                     "citations": [c.model_dump() for c in citations],
                     "trimmed": trimmed,
+                    "evidence_score": round(evidence[0].score, 4),
                 },
             )
         timings.total_ms = _ms(started_all)

@@ -68,6 +68,9 @@ class Answer(BaseModel):
     )
     citations: list[Citation]
     timings: Timings
+    evidence_score: float | None = Field(
+        default=None, description="relevance of the best evidence sentence; what the abstention floor compares"
+    )
     trimmed: list[str] = Field(
         default_factory=list,
         description="chunk ids whose evidence was left out of the prompt to fit the model's context window",
