@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(default=64, ge=1, le=4096)
     evidence_sentences: int = Field(default=3, ge=1, le=20, description="sentences shown to the model")
     abstain_below: float | None = Field(
-        default=None, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"
+        default=0.4, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"
     )
     abstain_text: str = "The documents do not contain an answer to this question."
 

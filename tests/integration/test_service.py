@@ -103,3 +103,12 @@ def test_unmodified_openai_client_gets_a_grounded_answer(live_server):
         text += chunk.choices[0].delta.content or ""
         sources = (chunk.model_extra or {}).get("sources", sources)
     assert "paprika" in text and sources and sources[0]["source"] == "zephyr.md"
+
+
+def test_off_topic_question_abstains(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
+        body = client.post("/v1/query", json={"question": "Who won the 2018 football World Cup?"}).json()
+    assert body["answer_type"] == "abstained" and body["citations"] == []
+    assert body["answer"] == "The documents do not contain an answer to this question."
+    assert body["evidence_score"] < 0.4
