@@ -24,6 +24,7 @@ _SENTENCE_END = re.compile(
     r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9*_`])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|#))"
 )
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,:'][A-Za-z0-9]+)*")
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?(?:\*\*|__)?")
 _STOPWORDS = frozenset(
@@ -125,6 +126,7 @@ _STOPWORDS = frozenset(
 
 
 PAIR_DISCOUNT = 0.05
+HEADING_PENALTY = 0.1
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class Sentence:
     text: str  # verbatim: parsed_text[start:end]
     start: int  # offsets in the document's parsed text
     end: int
+    heading: bool = False
 
     @property
     def flat(self) -> str:
@@ -148,7 +151,7 @@ class Evidence:
 
 
 def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]:
-    """Sentences (and headings, which often carry facts) of a chunk, with document offsets.
+    """Sentences (and headings that carry numbers) of a chunk, with document offsets.
 
     Fragments shorter than ``min_words`` are skipped; list and heading markers are left out of the span.
     """
@@ -161,14 +164,31 @@ def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]
         skip = lead.end() if lead else 0
         body = raw[skip:].rstrip()
         body_start = position + skip
-        if body and len(_WORD.findall(body)) >= min_words:
-            sentences.append(Sentence(chunk, body, chunk.start + body_start, chunk.start + body_start + len(body)))
+        is_heading = raw.lstrip().startswith("#")
+        # A heading of words only names a topic ("Zephyr Kitchen Notes") and would out-score the sentence that
+        # answers; a heading with numbers can carry the fact itself ("Aurora 3.2 (released 14 October 2026)").
+        informative = not is_heading or _DIGIT.search(body)
+        if body and informative and len(_WORD.findall(body)) >= min_words:
+            sentences.append(
+                Sentence(chunk, body, chunk.start + body_start, chunk.start + body_start + len(body), is_heading)
+            )
         position = match.end() if match else end
     return sentences
 
 
+try:  # the same English stemmer BM25 uses, so "closes" matches "close"
+    import Stemmer
+
+    _stem = Stemmer.Stemmer("english").stemWord
+except ImportError:  # pragma: no cover - PyStemmer is a dependency; without it words match exactly
+
+    def _stem(word: str) -> str:
+        return word
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS and len(w) > 1}
+    """Lower-cased, stemmed words that carry content (no stop words, no single characters)."""
+    return {_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS and len(w) > 1}
 
 
 def numbers(text: str) -> set[str]:
@@ -207,7 +227,10 @@ def select_evidence(
     dense = np.maximum(sentence_vectors[:n] @ question_vector, sentence_vectors[n:] @ question_vector - PAIR_DISCOUNT)
     asked = content_words(question)
     lexical = np.array([len(asked & content_words(s.text)) / max(len(asked), 1) for s in sentences], dtype=np.float32)
-    scores = 0.8 * dense + 0.2 * lexical
+    # A heading names the topic the question is about more often than it answers it ("Zephyr Kitchen Notes"),
+    # so it must beat the sentences below it clearly ("Aurora 3.2 (released 14 October 2026)" still does).
+    headings = np.array([s.heading for s in sentences], dtype=np.float32)
+    scores = 0.8 * dense + 0.2 * lexical - HEADING_PENALTY * headings
     order = np.argsort(-scores, kind="stable")[:limit]
     return [Evidence(sentences[i], float(scores[i]), n) for n, i in enumerate(order, start=1)]
 

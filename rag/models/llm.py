@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from rag.models.export import recorded_family
 from rag.models.locate import resolve_llm
 from rag.prompts import PromptFamily, detect_family, get_family
 
@@ -108,6 +109,8 @@ class LLM:
     @classmethod
     def load(cls, setting: str, family: str = "auto", device: str = "CPU") -> LLM:
         path = resolve_llm(setting)
+        if family == "auto":  # an IR folder exported by `rag model export` records its family
+            family = recorded_family(path) or "auto"
         llm = cls(path, get_family("chatml") if family == "auto" else get_family(family), device)
         if family == "auto":
             llm.family = detect_family(_model_name(path), llm.chat_template)

@@ -104,3 +104,26 @@ def test_select_evidence_uses_the_previous_sentence_for_context():
     chosen = select_evidence(np.array([1.0, 0.0]), sentences, vectors, "how many eggs a day", limit=2)
     assert chosen[0].sentence.text == "She lays 1,500 a day."
     assert [e.number for e in chosen] == [1, 2]
+
+
+def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
+    text = "# Zephyr Kitchen Notes\n\nThe kitchen closes at 21:30.\n\n## Release 3.2 (14 October 2026)\n\nFixes."
+    chunk = RetrievedChunk(chunk_id="z", document_id="z", version=1, source="z.md", chunk_index=0, start=0,
+                           end=len(text), text=text, score=1, rank=1)
+    sentences = split_sentences(chunk)
+    assert [(s.text, s.heading) for s in sentences] == [
+        ("The kitchen closes at 21:30.", False),
+        ("Release 3.2 (14 October 2026)", True),
+    ]
+
+
+def test_headings_need_a_clear_lead_to_win():
+    text = "# Release 3.2 notes\n\nThe kitchen closes at 21:30."
+    chunk = RetrievedChunk(chunk_id="z", document_id="z", version=1, source="z.md", chunk_index=0, start=0,
+                           end=len(text), text=text, score=1, rank=1)
+    sentences = split_sentences(chunk)
+    assert [s.heading for s in sentences] == [True, False]
+    # the heading is slightly closer to the question, but not by the heading penalty
+    vectors = np.array([[0.88, 0.1], [0.85, 0.3], [0.88, 0.1], [0.85, 0.3]], dtype=np.float32)
+    chosen = select_evidence(np.array([1.0, 0.0]), sentences, vectors, "when does the kitchen close", limit=1)
+    assert chosen[0].sentence.text == "The kitchen closes at 21:30."
