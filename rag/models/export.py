@@ -3,16 +3,18 @@
 The conversion is optimum-intel's, the same steps ``optimum-cli export openvino`` takes: ``main_export`` traces the
 model into ``openvino_model.xml/.bin`` and converts its tokenizer into ``openvino_tokenizer.xml`` and
 ``openvino_detokenizer.xml`` (with openvino-tokenizers); for int8 and int4 NNCF then compresses the weights. The
-compression settings are always given explicitly and are data-free: optimum's per-model defaults for some
-checkpoints (Dolly 2.0 int4, Llama-2-chat int4) would calibrate on a dataset from the Hub, which cannot be
-reached offline.
+compression settings are always given explicitly and are data-free: optimum's per-model int4 defaults for some
+checkpoints (Dolly-v2-3b's, for one) would calibrate on a dataset from the Hub, which cannot be reached offline.
 
 Everything is written to a hidden folder next to the output and renamed into place at the end, so a failed
 export never leaves a half-written model where the service would load it. The prompt family is decided here
 (forced, or from the checkpoint's chat template or name) and recorded in ``rag_model.json`` in the output;
-``LLM.load`` reads it when the family setting is ``auto``, because an IR folder's own name says nothing.
+``LLM.load`` reads it when the family setting is ``auto``, because an IR folder's own name says nothing. Stop
+strings of that family which are special tokens in the checkpoint (Dolly's ``### End``) are made to decode as
+text, or the runtime would never see them (see ``_keep_stop_tokens_as_text``).
 
-Only the standard library is imported at module level: ``rag.models.llm`` imports ``recorded_family`` from here.
+Only the standard library and ``rag.prompts`` are imported at module level: ``rag.models.llm`` imports
+``recorded_family`` from here; optimum, torch and transformers are imported when an export runs.
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ def _keep_stop_tokens_as_text(out: Path, family: PromptFamily) -> list[str]:
                     data[key] = _unlist(data[key], targets)
             (edited / name).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
         for other in out.iterdir():  # vocab files, chat_template.jinja, config.json: unchanged
-            if other.is_file() and not (edited / other.name).exists() and other.suffix in (".json", ".txt", ".model"):
+            if other.is_file() and not (edited / other.name).exists() and not other.name.startswith("openvino_"):
                 shutil.copy(other, edited / other.name)
         tokenizer = AutoTokenizer.from_pretrained(edited, local_files_only=True)
         still_special = [
@@ -283,7 +285,10 @@ def export_checkpoint(
     _check_source(src)
     _check_output(out)
     if family == "auto":
-        chosen, detected_by = detect_checkpoint_family(src)
+        try:
+            chosen, detected_by = detect_checkpoint_family(src)
+        except ValueError as exc:  # a config.json or tokenizer_config.json that is not JSON
+            raise ExportError(f"cannot read {src}: {exc}") from exc
     else:
         try:
             chosen, detected_by = get_family(family), "forced"
@@ -306,7 +311,10 @@ def export_checkpoint(
                 "tokenizer as IR. Is openvino-tokenizers installed, and can transformers load the tokenizer "
                 "from the folder (AutoTokenizer.from_pretrained)?"
             )
-        as_text = _keep_stop_tokens_as_text(partial, chosen) if chosen else []
+        try:
+            as_text = _keep_stop_tokens_as_text(partial, chosen) if chosen else []
+        except Exception as exc:
+            raise ExportError(f"could not convert the tokenizer of {src} again: {type(exc).__name__}: {exc}") from exc
         record = {
             "family": chosen.name if chosen else None,
             "detected_by": detected_by,

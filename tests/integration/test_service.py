@@ -60,7 +60,7 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
     ask = run_cli(["ask", "What temperature is the cryostat in lab 4B cooled to?", "--json"], env)
     assert ask.returncode == 0, ask.stderr
     body = json.loads(ask.stdout)
-    assert set(body) == {"answer", "answer_type", "citations", "timings"}
+    assert set(body) == {"answer", "answer_type", "citations", "timings", "trimmed", "evidence_score"}
     assert "196" in body["answer"]
     assert body["citations"][0]["source"] == str(doc.resolve())
     assert body["citations"][0]["text"] == doc.read_text().strip()
