@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import documents, health, jobs, openai, query
+from api.routers import documents, health, jobs, openai, query, sources, ui
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
@@ -21,8 +21,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI):
         if getattr(app.state, "services", None) is None:
             app.state.services = Services.build(settings or Settings())
+        services: Services = app.state.services
+        if services.settings.scheduler:
+            services.jobs.start_scheduler(services.settings.scheduler_tick_s)
         yield
-        app.state.services.jobs.shutdown(wait=True)  # let a running ingest reach its end
+        services.jobs.shutdown(wait=True)  # a running upload finishes, a running refresh stops at a safe point
 
     app = FastAPI(
         title="RAG service",
@@ -43,6 +46,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(jobs.router)
+    app.include_router(sources.router)
     app.include_router(query.router)
     app.include_router(openai.router)
+    app.include_router(ui.router)
+    app.mount("/static", ui.static_files(), name="static")
     return app

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from ingest.indexer import IngestOutcome
 from rag.models.llm import GenerationParams
 from rag.retrieval import RetrievalOptions
-from rag.store.registry import DocumentRecord, JobRecord
+from rag.store.registry import DocumentRecord, JobRecord, SourceRecord
 from rag.types import Answer, ChunkRecord, RetrievedChunk, Timings
 
 
@@ -25,6 +25,40 @@ class JobOut(JobRecord):
 
 class JobList(BaseModel):
     jobs: list[JobOut]
+
+
+class SourceCreate(BaseModel):
+    path: str = Field(min_length=1, max_length=4096, description="absolute path of a folder the service can read")
+    include: list[str] | None = Field(
+        default=None, description="globs relative to the folder, e.g. `docs/**/*.md` or `*.pdf` (default: `**/*`)"
+    )
+    exclude: list[str] | None = Field(default=None, description="globs to leave out, e.g. `drafts/**`")
+    interval_s: int | None = Field(
+        default=None, ge=10, le=30 * 86400, description="refresh every this many seconds; null: only on demand"
+    )
+    refresh: bool = Field(default=True, description="queue the first refresh at once")
+
+
+class SourceUpdate(BaseModel):
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    interval_s: int | None = Field(default=None, ge=10, le=30 * 86400)
+    clear_interval: bool = Field(default=False, description="stop scheduled refreshes (on demand only)")
+
+
+class FileError(BaseModel):
+    path: str
+    error: str
+
+
+class SourceOut(SourceRecord):
+    last_job: JobOut | None = Field(description="the most recent refresh job of this source")
+    files: int = Field(description="files of the folder recorded by refreshes")
+    failed_files: list[FileError] = Field(description="files the last attempt could not index; retried next run")
+
+
+class SourceList(BaseModel):
+    sources: list[SourceOut]
 
 
 class DocumentList(BaseModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
+from ingest.source_service import SourceService
 from rag.config import Settings
 from rag.keyword import KeywordIndex
 from rag.models.embedder import Embedder
@@ -29,6 +30,7 @@ class Services:
     indexer: Indexer
     retriever: Retriever
     jobs: JobRunner
+    sources: SourceService
     llm: LLM | None = None
     pipeline: RAGPipeline | None = None
 
@@ -54,7 +56,9 @@ class Services:
         if interrupted:
             log.warning("marked %d unfinished jobs of a previous run as failed", interrupted)
         retriever = Retriever(embedder, store, registry, KeywordIndex(store, registry))
-        services = cls(settings, registry, store, embedder, indexer, retriever, JobRunner(indexer, registry))
+        jobs = JobRunner(indexer, registry, lock_ttl_s=settings.refresh_lock_ttl_s)
+        sources = SourceService(registry, jobs, settings.source_roots)
+        services = cls(settings, registry, store, embedder, indexer, retriever, jobs, sources)
         if load_llm:
             services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
             services.llm.warm_up()

@@ -31,6 +31,7 @@ from ingest.failpoints import failpoint
 from ingest.parsers import parse, supported_suffixes
 from rag.models.embedder import Embedder
 from rag.store.chunks import ChunkStore
+from rag.store.owners import current_owner, owner_alive
 from rag.store.registry import DocumentRecord, DocumentStatus, Registry, new_document_id
 from rag.types import ChunkRecord
 
@@ -266,18 +267,28 @@ class Indexer:
             return True
 
     def reconcile(self) -> int:
-        """Remove chunks that no published version points at (left by a crash); returns versions removed."""
+        """Remove what a crashed ingest left: unpublished chunk versions and unfinished first versions.
+
+        Returns the number of chunk versions removed. Work of another live process sharing the store (a new
+        version it is writing right now) is left alone; only a gone writer's leftovers, and versions older
+        than the published one, are removed.
+        """
         with self._lock:
             known = self.registry.all_versions()
+            me = current_owner()
             removed = 0
-            for document_id, version in self.store.version_counts():
+            for (document_id, version), writer in self.store.version_writers().items():
                 current = known.get(document_id)
-                if current is None or current[0] != version or current[1] is not DocumentStatus.ready:
-                    self.store.delete(document_id, version=version)
-                    removed += 1
-            for document_id, (_, status) in known.items():
-                if status is DocumentStatus.indexing:  # its first version never finished
-                    self.registry.delete(document_id)
+                if current is not None and current[0] == version and current[1] is DocumentStatus.ready:
+                    continue
+                in_progress = current is not None and version >= current[0]  # no row: garbage
+                if in_progress and writer != me and owner_alive(writer):
+                    continue
+                self.store.delete(document_id, version=version)
+                removed += 1
+            for document_id in self.registry.abandoned_first_versions():
+                self.registry.delete(document_id)
+                self.store.delete(document_id)
             return removed
 
     def verify(self) -> list[str]:

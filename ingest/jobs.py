@@ -1,27 +1,39 @@
-"""Background ingestion: the request returns a job id at once, the work runs here, progress is in the registry.
+"""Background work: upload jobs, and refresh jobs for folder sources, on demand and on a schedule.
 
-Jobs run one at a time in a worker thread (indexing is CPU-bound; two at once would only share the cores).
-Their state lives in the registry database, so any process can report on them; a job whose process died is
-marked failed at the next start.
+Every job's state lives in the registry database, so any process can report on it; a job whose process died
+is marked failed at the next start. Upload jobs run in the process that received the bytes, one at a time in
+a worker thread (indexing is CPU-bound; two at once would only share the cores). Refresh jobs are queued in
+the registry and claimed by whichever process runs a scheduler (the service by default, or `rag worker`); a
+registry lease per source makes sure at most one refresh of a source runs at a time across all processes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
-from rag.store.registry import JobError, JobRecord, JobStatus, Registry
+from ingest.sources import Lease, Refresher, RefreshReport, report_fields, source_lock_name
+from rag.store.registry import JobError, JobRecord, JobStatus, Registry, SourceRecord
 
 log = logging.getLogger(__name__)
 
+REFRESH = "refresh"
+
 
 class JobRunner:
-    def __init__(self, indexer: Indexer, registry: Registry) -> None:
+    def __init__(self, indexer: Indexer, registry: Registry, lock_ttl_s: float = 60.0) -> None:
         self.indexer = indexer
         self.registry = registry
+        self.refresher = Refresher(registry, indexer)
+        self.lock_ttl_s = lock_ttl_s
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-job")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
 
     def submit_upload(self, data: bytes, source: str) -> tuple[JobRecord, Future[None]]:
         job = self.registry.create_job("upload", f"index upload {source}", total=1)
@@ -57,5 +69,96 @@ class JobRunner:
                 job_id, status=JobStatus.succeeded, done=1, counts=vars(counts), document_id=result.document.id
             )
 
+    # --- refresh jobs ---------------------------------------------------------------------------------
+
+    def request_refresh(self, source: SourceRecord) -> tuple[JobRecord, bool]:
+        """Queue a refresh of ``source`` unless one is queued or running already; (job, whether new)."""
+        active = self.registry.active_job(source.id)
+        if active is not None:
+            return active, False
+        job = self.registry.create_job(REFRESH, f"refresh {source.path}", source_id=source.id, owned=False)
+        self._wake.set()
+        return job, True
+
+    def run_refresh(self, job: JobRecord) -> JobRecord | None:
+        """Claim and run one queued refresh job here; None if its source is busy or another process took it."""
+        assert job.source_id is not None
+        lease = Lease(self.registry, source_lock_name(job.source_id), self.lock_ttl_s)
+        if not lease.acquire():
+            return None
+        try:
+            if not self.registry.claim_job(job.id):
+                return None
+            source = self.registry.get_source(job.source_id)
+            if source is None:
+                self.registry.update_job(
+                    job.id, status=JobStatus.failed, errors=[JobError(source="", error="the source was removed")]
+                )
+                return self.registry.get_job(job.id)
+
+            def progress(report: RefreshReport) -> None:
+                self.registry.update_job(job.id, **report_fields(report))
+
+            try:
+                report = self.refresher.refresh(source, progress, should_stop=self._stop.is_set)
+            except Exception as exc:  # a bug or a broken store: record it, keep the scheduler alive
+                log.exception("refresh job %s failed", job.id)
+                self.registry.update_job(
+                    job.id,
+                    status=JobStatus.failed,
+                    errors=[JobError(source=source.path, error=f"internal error: {type(exc).__name__}: {exc}")],
+                )
+                return self.registry.get_job(job.id)
+            if report.stopped:  # shutting down: hand the job back so the next scheduler finishes it
+                self.registry.update_job(job.id, status=JobStatus.queued, owner=None, **report_fields(report))
+            else:
+                # Per-file failures are reported in the job and retried next run; they do not fail the job.
+                self.registry.update_job(job.id, status=JobStatus.succeeded, **report_fields(report))
+            return self.registry.get_job(job.id)
+        finally:
+            lease.release()
+
+    def enqueue_due(self, now: dt.datetime | None = None) -> list[JobRecord]:
+        """Queue a refresh for every scheduled source whose interval has passed since its last run ended."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        queued = []
+        for source in self.registry.list_sources():
+            if source.interval_s is None or self.registry.active_job(source.id) is not None:
+                continue
+            last = self.registry.last_finished_at(source.id)
+            if last is None or (now - last).total_seconds() >= source.interval_s:
+                queued.append(self.request_refresh(source)[0])
+        return queued
+
+    def run_pending(self) -> int:
+        """One scheduler pass: queue what is due, then run the queued refresh jobs this process can take."""
+        self.enqueue_due()
+        ran = 0
+        for job in self.registry.queued_jobs(REFRESH):
+            if self._stop.is_set():
+                break
+            if self.run_refresh(job) is not None:
+                ran += 1
+        return ran
+
+    def serve(self, tick_s: float) -> None:
+        """The scheduler loop: a pass every ``tick_s`` seconds, or at once when a refresh is requested here."""
+        while not self._stop.is_set():
+            try:
+                self.run_pending()
+            except Exception:  # the registry may be briefly unreachable; try again next tick
+                log.exception("scheduler pass failed")
+            self._wake.wait(tick_s)
+            self._wake.clear()
+
+    def start_scheduler(self, tick_s: float) -> None:
+        self._scheduler = threading.Thread(target=self.serve, args=(tick_s,), name="refresh-scheduler", daemon=True)
+        self._scheduler.start()
+
     def shutdown(self, wait: bool = True) -> None:
+        """Stop at a safe point: the running refresh hands its job back, a running upload finishes."""
+        self._stop.set()
+        self._wake.set()
+        if self._scheduler is not None:
+            self._scheduler.join()
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=0, description="uploads larger than this are indexed as a background job"
     )
 
+    # Folder sources and their refresh jobs.
+    scheduler: bool = Field(
+        default=True, description="run scheduled and requested refresh jobs in this process (off: `rag worker` does)"
+    )
+    scheduler_tick_s: float = Field(default=5.0, gt=0, le=3600, description="how often the scheduler looks for work")
+    refresh_lock_ttl_s: float = Field(
+        default=60.0, ge=1, description="a refresh lease not renewed for this long is free (owner on another host)"
+    )
+    source_roots: list[Path] | None = Field(
+        default=None, description="folders that sources must lie under, as a JSON list (unset: any readable folder)"
+    )
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info) -> int:

@@ -12,6 +12,7 @@ from api.services import Services
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
+from ingest.source_service import SourceService
 from rag.config import Settings
 from rag.keyword import KeywordIndex
 from rag.models.llm import Generation, GenerationParams
@@ -92,5 +93,6 @@ def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Se
     retriever = Retriever(embedder, store, registry, KeywordIndex(store, registry))  # type: ignore[arg-type]
     llm = llm or FakeLLM()
     pipeline = RAGPipeline(retriever, llm, settings.top_k, settings.max_new_tokens)  # type: ignore[arg-type]
-    jobs = JobRunner(indexer, registry)
-    return Services(settings, registry, store, embedder, indexer, retriever, jobs, llm, pipeline)  # type: ignore[arg-type]
+    jobs = JobRunner(indexer, registry, lock_ttl_s=settings.refresh_lock_ttl_s)
+    sources = SourceService(registry, jobs, settings.source_roots)
+    return Services(settings, registry, store, embedder, indexer, retriever, jobs, sources, llm, pipeline)  # type: ignore[arg-type]

@@ -10,8 +10,14 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("", response_model=JobList, summary="Recent background jobs, newest first")
-def list_jobs(limit: int = Query(50, ge=1, le=500), services: Services = Depends(get_services)) -> JobList:
-    return JobList(jobs=[JobOut(**j.model_dump()) for j in services.registry.list_jobs(limit)])
+def list_jobs(
+    limit: int = Query(50, ge=1, le=500),
+    source_id: str | None = Query(None, description="only the refresh jobs of this source"),
+    kind: str | None = Query(None, description="only jobs of this kind: upload or refresh"),
+    services: Services = Depends(get_services),
+) -> JobList:
+    jobs = services.registry.list_jobs(limit, source_id=source_id, kind=kind)
+    return JobList(jobs=[JobOut(**j.model_dump()) for j in jobs])
 
 
 @router.get(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.store.owners import current_owner
 from rag.types import ChunkRecord, RetrievedChunk
 
 _ABSENT = -1  # Chroma metadata cannot hold None
@@ -67,13 +68,15 @@ class ChunkStore:
         return int(self._collection.count())
 
     def add(self, chunks: Sequence[ChunkRecord], embeddings: np.ndarray, batch_size: int = 1000) -> None:
+        """Upsert chunks, stamped with the writing process so reconciliation can leave live writers alone."""
+        writer = current_owner()
         for begin in range(0, len(chunks), batch_size):
             part = chunks[begin : begin + batch_size]
             self._collection.upsert(
                 ids=[c.chunk_id for c in part],
                 embeddings=embeddings[begin : begin + batch_size],
                 documents=[c.text for c in part],
-                metadatas=[_to_metadata(c) for c in part],
+                metadatas=[{**_to_metadata(c), "writer": writer} for c in part],
             )
 
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
@@ -151,3 +154,8 @@ class ChunkStore:
         """Chunks per (document id, version): what reconciliation and verification compare with the registry."""
         result = self._collection.get(include=["metadatas"])
         return Counter((m["document_id"], int(m["version"])) for m in result["metadatas"])
+
+    def version_writers(self) -> dict[tuple[str, int], str | None]:
+        """The process that wrote each (document id, version) stored."""
+        result = self._collection.get(include=["metadatas"])
+        return {(m["document_id"], int(m["version"])): m.get("writer") for m in result["metadatas"]}

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Integer,
@@ -29,10 +30,16 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateColumn
+
+from rag.store.owners import current_owner, owner_alive
 
 metadata = MetaData()
 
@@ -49,6 +56,9 @@ documents = Table(
     Column("chunk_count", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The process writing the first version; start-up reconciliation removes an unfinished first version only
+    # when this owner is gone, not while another process is still writing it.
+    Column("owner", String(256), nullable=True),
 )
 
 
@@ -76,6 +86,45 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("source_id", String(32), nullable=True, index=True),  # the folder source a refresh job scans
+    Column("owner", String(256), nullable=True),  # the process running (or holding the data of) the job
+)
+
+# Folders the index follows. Paths are absolute; globs match paths relative to the folder.
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("path", String(4096), nullable=False, unique=True),
+    Column("include", JSON, nullable=False),
+    Column("exclude", JSON, nullable=False),
+    Column("interval_s", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# What the last refresh saw of each file: size and mtime decide cheaply whether to read it again, the hash
+# whether its content really changed, and a parse error makes the next run try it again.
+source_files = Table(
+    "source_files",
+    metadata,
+    Column("source_id", String(32), primary_key=True),
+    Column("path", String(4096), primary_key=True),
+    Column("size", BigInteger, nullable=True),
+    Column("mtime_ns", BigInteger, nullable=True),
+    Column("content_hash", String(64), nullable=True),
+    Column("document_id", String(32), nullable=True, index=True),
+    Column("error", String(2048), nullable=True),
+)
+
+# Named leases shared by every process on this registry (at most one refresh per source). A lease ends when
+# released, when it expires without renewal, or when its owner is known to be dead.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("owner", String(256), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -128,6 +177,7 @@ class JobRecord(BaseModel):
     counts: dict[str, int] = Field(description="outcomes so far: created, updated, unchanged, failed, chunks")
     errors: list[JobError]
     document_id: str | None
+    source_id: str | None = Field(default=None, description="the folder source of a refresh job")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -136,6 +186,37 @@ class JobRecord(BaseModel):
     @classmethod
     def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
         return value if value is None or value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+class SourceRecord(BaseModel):
+    """A registered folder that refresh jobs keep the index in step with."""
+
+    id: str
+    path: str = Field(description="absolute path of the folder")
+    include: list[str] = Field(description="globs (relative to the folder) a file must match one of")
+    exclude: list[str] = Field(description="globs that leave a file out even if included")
+    interval_s: int | None = Field(description="seconds between scheduled refreshes; null: only on demand")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        return _as_utc(value)
+
+
+class SourceFile(BaseModel):
+    source_id: str
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    content_hash: str | None
+    document_id: str | None
+    error: str | None
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _now() -> dt.datetime:
@@ -150,9 +231,21 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        self._add_missing_columns()
         with engine.begin() as conn:
             if conn.execute(select(state.c.value).where(state.c.key == "generation")).first() is None:
                 conn.execute(insert(state).values(key="generation", value=0))
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a registry was created: nullable, so adding them is all a migration needs."""
+        existing = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                have = {c["name"] for c in existing.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in have:
+                        ddl = CreateColumn(column).compile(dialect=self.engine.dialect)
+                        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
     @staticmethod
     def _bump(conn) -> None:
@@ -223,7 +316,7 @@ class Registry:
             "updated_at": now,
         }
         with self.engine.begin() as conn:
-            conn.execute(insert(documents).values(**row))
+            conn.execute(insert(documents).values(**row, owner=current_owner()))
         return DocumentRecord(**row)
 
     def publish(
@@ -299,9 +392,21 @@ class Registry:
             rows = conn.execute(select(documents.c.id, documents.c.version, documents.c.status))
             return {row.id: (int(row.version), DocumentStatus(row.status)) for row in rows}
 
+    def abandoned_first_versions(self) -> list[str]:
+        """Unfinished first versions that nobody is writing: their owner is gone, or is this process (the
+        caller holds this process's ingest lock, so none of its own is in flight)."""
+        me = current_owner()
+        stmt = select(documents.c.id, documents.c.owner).where(documents.c.status == DocumentStatus.indexing.value)
+        with self.engine.connect() as conn:
+            return [row.id for row in conn.execute(stmt) if row.owner == me or not owner_alive(row.owner)]
+
     # --- jobs -------------------------------------------------------------------------------------------
 
-    def create_job(self, kind: str, description: str, total: int = 0) -> JobRecord:
+    def create_job(
+        self, kind: str, description: str, total: int = 0, *, source_id: str | None = None, owned: bool = True
+    ) -> JobRecord:
+        """A queued job. ``owned``: only this process can run it (its input is in this process's memory);
+        otherwise any worker sharing the registry may claim it."""
         row = {
             "id": uuid.uuid4().hex,
             "kind": kind,
@@ -315,10 +420,64 @@ class Registry:
             "created_at": _now(),
             "started_at": None,
             "finished_at": None,
+            "source_id": source_id,
         }
         with self.engine.begin() as conn:
-            conn.execute(insert(jobs).values(**row))
+            conn.execute(insert(jobs).values(**row, owner=current_owner() if owned else None))
         return JobRecord(**row)
+
+    def claim_job(self, job_id: str) -> bool:
+        """Take a queued job for this process; False if another process took it first."""
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.queued.value)
+                .values(status=JobStatus.running.value, owner=current_owner(), started_at=_now())
+            ).rowcount
+        return claimed == 1
+
+    def queued_jobs(self, kind: str) -> list[JobRecord]:
+        """Jobs of ``kind`` waiting for any worker, oldest first."""
+        stmt = (
+            select(jobs)
+            .where(jobs.c.kind == kind, jobs.c.status == JobStatus.queued.value, jobs.c.owner.is_(None))
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [JobRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    def active_job(self, source_id: str) -> JobRecord | None:
+        """The queued or running job of a source, if any."""
+        stmt = (
+            select(jobs)
+            .where(
+                jobs.c.source_id == source_id,
+                jobs.c.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+            )
+            .order_by(jobs.c.created_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return JobRecord(**row) if row else None
+
+    def last_job(self, source_id: str) -> JobRecord | None:
+        stmt = select(jobs).where(jobs.c.source_id == source_id).order_by(jobs.c.created_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return JobRecord(**row) if row else None
+
+    def last_finished_at(self, source_id: str) -> dt.datetime | None:
+        """When the source's last refresh (of any outcome) ended: the schedule counts from there."""
+        stmt = (
+            select(jobs.c.finished_at)
+            .where(jobs.c.source_id == source_id, jobs.c.finished_at.is_not(None))
+            .order_by(jobs.c.finished_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return _as_utc(value) if value else None
 
     def update_job(self, job_id: str, **values) -> None:
         """Set columns of a job; ``status`` given as a JobStatus also stamps start and finish times."""
@@ -339,21 +498,136 @@ class Registry:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return JobRecord(**row) if row else None
 
-    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
+    def list_jobs(self, limit: int = 50, *, source_id: str | None = None, kind: str | None = None) -> list[JobRecord]:
         stmt = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)
+        if source_id is not None:
+            stmt = stmt.where(jobs.c.source_id == source_id)
+        if kind is not None:
+            stmt = stmt.where(jobs.c.kind == kind)
         with self.engine.connect() as conn:
             return [JobRecord(**row) for row in conn.execute(stmt).mappings()]
 
     def fail_unfinished_jobs(self, reason: str) -> int:
-        """Jobs of a process that died can never finish; say so instead of showing them running forever."""
+        """Jobs whose process died can never finish; say so instead of showing them running forever.
+
+        Only jobs of owners known to be gone: another live process sharing this registry keeps its jobs, and
+        unowned queued jobs stay queued for any worker to claim.
+        """
         unfinished = [JobStatus.queued.value, JobStatus.running.value]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(jobs.c.id, jobs.c.owner).where(jobs.c.status.in_(unfinished))).all()
+        dead = [row.id for row in rows if row.owner is not None and not owner_alive(row.owner)]
+        if not dead:
+            return 0
         with self.engine.begin() as conn:
             return conn.execute(
                 update(jobs)
-                .where(jobs.c.status.in_(unfinished))
+                .where(jobs.c.id.in_(dead), jobs.c.status.in_(unfinished))
                 .values(
                     status=JobStatus.failed.value,
                     finished_at=_now(),
                     errors=[JobError(source="", error=reason).model_dump()],
                 )
             ).rowcount
+
+    # --- sources --------------------------------------------------------------------------------------
+
+    def create_source(self, path: str, include: list[str], exclude: list[str], interval_s: int | None) -> SourceRecord:
+        now = _now()
+        row = {
+            "id": uuid.uuid4().hex,
+            "path": path,
+            "include": include,
+            "exclude": exclude,
+            "interval_s": interval_s,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(sources).values(**row))
+        return SourceRecord(**row)
+
+    def get_source(self, source_id: str) -> SourceRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.id == source_id)).mappings().first()
+        return SourceRecord(**row) if row else None
+
+    def find_source_by_path(self, path: str) -> SourceRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.path == path)).mappings().first()
+        return SourceRecord(**row) if row else None
+
+    def list_sources(self) -> list[SourceRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.created_at, sources.c.id)).mappings()
+            return [SourceRecord(**row) for row in rows]
+
+    def update_source(self, source_id: str, **values) -> SourceRecord | None:
+        with self.engine.begin() as conn:
+            conn.execute(update(sources).where(sources.c.id == source_id).values(**values, updated_at=_now()))
+        return self.get_source(source_id)
+
+    def delete_source(self, source_id: str) -> bool:
+        """The source and its file records; its documents are the caller's to remove first."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(source_files).where(source_files.c.source_id == source_id))
+            return conn.execute(delete(sources).where(sources.c.id == source_id)).rowcount > 0
+
+    def source_files_of(self, source_id: str) -> dict[str, SourceFile]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(source_files).where(source_files.c.source_id == source_id)).mappings()
+            return {row["path"]: SourceFile(**row) for row in rows}
+
+    def put_source_file(self, record: SourceFile) -> None:
+        values = record.model_dump()
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(source_files)
+                .where(source_files.c.source_id == record.source_id, source_files.c.path == record.path)
+                .values(**values)
+            ).rowcount
+            if not done:
+                conn.execute(insert(source_files).values(**values))
+
+    def delete_source_file(self, source_id: str, path: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(source_files).where(source_files.c.source_id == source_id, source_files.c.path == path))
+
+    def files_referencing(self, document_id: str) -> int:
+        """How many folder files are indexed as this document (identical files share one document)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(source_files.c.path).where(source_files.c.document_id == document_id))
+            return len(rows.all())
+
+    # --- leases ---------------------------------------------------------------------------------------
+
+    def try_lock(self, name: str, ttl_s: float) -> bool:
+        """Take the named lease for this process, or renew it; False while another live owner holds it."""
+        owner, now = current_owner(), _now()
+        expires = now + dt.timedelta(seconds=ttl_s)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(locks).where(locks.c.name == name)).first()
+        if row is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(locks).values(name=name, owner=owner, expires_at=expires))
+                return True
+            except IntegrityError:
+                return False  # another process inserted it first
+        if row.owner != owner and _as_utc(row.expires_at) > now and owner_alive(row.owner):
+            return False
+        with self.engine.begin() as conn:  # compare-and-swap on the owner we saw: one taker wins
+            taken = conn.execute(
+                update(locks)
+                .where(locks.c.name == name, locks.c.owner == row.owner)
+                .values(owner=owner, expires_at=expires)
+            ).rowcount
+        return taken == 1
+
+    def release_lock(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(locks).where(locks.c.name == name, locks.c.owner == current_owner()))
+
+    def lock_holder(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(locks.c.owner).where(locks.c.name == name)).scalar()

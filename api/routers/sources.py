@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+
+from api.deps import get_services
+from api.schemas import ErrorBody, FileError, JobOut, SourceCreate, SourceList, SourceOut, SourceUpdate
+from api.services import Services
+from rag.store.registry import SourceRecord
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+_errors = {code: {"model": ErrorBody} for code in (403, 404, 409, 422)}
+
+
+def _out(services: Services, source: SourceRecord) -> SourceOut:
+    files = services.registry.source_files_of(source.id)
+    last = services.registry.last_job(source.id)
+    return SourceOut(
+        **source.model_dump(),
+        last_job=JobOut(**last.model_dump()) if last else None,
+        files=len(files),
+        failed_files=[FileError(path=f.path, error=f.error) for f in files.values() if f.error],
+    )
+
+
+def _get(services: Services, source_id: str) -> SourceRecord:
+    source = services.registry.get_source(source_id)
+    if source is None:
+        raise HTTPException(status_code=404, detail=f"no source with id {source_id!r}")
+    return source
+
+
+@router.post(
+    "",
+    response_model=SourceOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors,
+    summary="Register a folder for the index to follow",
+    description="New files are indexed, changed ones re-indexed and deleted ones removed by refresh jobs: at "
+    "once (unless `refresh` is false), every `interval_s` seconds if given, and on `POST /v1/sources/{id}/refresh`. "
+    "Only files of accepted types are considered; hidden files and folders are skipped.",
+)
+def add_source(body: SourceCreate, response: Response, services: Services = Depends(get_services)) -> SourceOut:
+    source, job = services.sources.add(body.path, body.include, body.exclude, body.interval_s, body.refresh)
+    if job is not None:
+        response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return _out(services, source)
+
+
+@router.get("", response_model=SourceList, summary="Registered folders with their last refresh job")
+def list_sources(services: Services = Depends(get_services)) -> SourceList:
+    return SourceList(sources=[_out(services, s) for s in services.registry.list_sources()])
+
+
+@router.get("/{source_id}", response_model=SourceOut, responses={404: {"model": ErrorBody}}, summary="One source")
+def get_source(source_id: str, services: Services = Depends(get_services)) -> SourceOut:
+    return _out(services, _get(services, source_id))
+
+
+@router.patch("/{source_id}", response_model=SourceOut, responses=_errors, summary="Change globs or schedule")
+def update_source(source_id: str, body: SourceUpdate, services: Services = Depends(get_services)) -> SourceOut:
+    source = services.sources.update(
+        _get(services, source_id), body.include, body.exclude, body.interval_s, body.clear_interval
+    )
+    return _out(services, source)
+
+
+@router.delete(
+    "/{source_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_errors,
+    summary="Stop following a folder and remove the documents indexed from it",
+)
+def delete_source(
+    source_id: str,
+    keep_documents: bool = Query(False, description="leave the documents in the index"),
+    services: Services = Depends(get_services),
+) -> Response:
+    services.sources.remove(_get(services, source_id), keep_documents=keep_documents)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{source_id}/refresh",
+    response_model=JobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"model": ErrorBody}, 200: {"model": JobOut, "description": "a refresh was already queued"}},
+    summary="Refresh a folder now",
+    description="Queues a refresh job and returns it (202); if one is already queued or running, returns that "
+    "job (200) instead of starting a second. Follow it at `GET /v1/jobs/{id}`.",
+)
+def refresh_source(source_id: str, response: Response, services: Services = Depends(get_services)) -> JobOut:
+    job, created = services.jobs.request_refresh(_get(services, source_id))
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobOut(**job.model_dump())
