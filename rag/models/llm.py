@@ -1,12 +1,17 @@
 """Text generation with OpenVINO GenAI, from a GGUF file or an OpenVINO IR folder.
 
 The KV cache and inference run in f32: with the CPU's default u8 KV cache the small default model gives
-different, wrong answers (see ../shared/PLATFORM.md). One pipeline serves one request at a time; a lock makes
-that explicit so concurrent API requests queue instead of corrupting its state.
+different, wrong answers (see ../shared/PLATFORM.md).
+
+Concurrent requests share one continuous-batching pipeline: a single engine thread steps it, and each step
+decodes one token for every running request at once, so four concurrent answers cost far less than four in a
+row (measured in docs/benchmarks.md). A model the batching pipeline cannot load falls back to the plain
+pipeline, one request at a time behind a lock.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -86,6 +91,122 @@ class StopHoldback:
         return delta
 
 
+# Requests decoded together by default; 1 serves one at a time (bench/service.py compares the two).
+DEFAULT_MAX_BATCH = 8
+# Plugin properties of every pipeline: f32 KV cache and inference (the u8 default changes answers).
+F32 = {"KV_CACHE_PRECISION": "f32", "INFERENCE_PRECISION_HINT": "f32"}
+
+
+class _Request:
+    """One request in the batching engine: token ids arrive on ``events`` as lists, then ``None`` (finished) or
+    an exception."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.events: queue.SimpleQueue[list[int] | BaseException | None] = queue.SimpleQueue()
+        self.submitted = time.perf_counter()
+        self.first_token_ms: float | None = None
+        self.generated_tokens = 0  # the runtime's count: includes a stop-string token it removed from the output
+        self.cancel = False
+
+    def tokens(self) -> Iterator[list[int]]:
+        while (event := self.events.get()) is not None:
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+
+
+class _Engine:
+    """Steps a ContinuousBatchingPipeline in one thread while any request is running.
+
+    ``step()`` holds the GIL for its whole duration (the binding does not release it), so the thread yields it
+    after every step; handles are read and cancelled only here, never concurrently with a step.
+    """
+
+    def __init__(self, pipe) -> None:
+        import openvino_genai as ov_genai
+
+        self._status = ov_genai.GenerationStatus
+        self._pipe = pipe
+        self._lock = threading.Lock()
+        self._active: dict[int, _Request] = {}
+        self._ids = itertools.count()
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, name="llm-engine", daemon=True).start()
+
+    def submit(self, prompt: str, config) -> _Request:
+        with self._lock:
+            request_id = next(self._ids)
+            request = _Request(self._pipe.add_request(request_id, prompt, config))
+            self._active[request_id] = request
+            self._wake.set()
+        return request
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                if not self._active:
+                    self._wake.clear()
+                    continue
+            try:
+                self._pipe.step()
+            except BaseException as exc:  # handed to every waiting request; the engine keeps serving
+                log.exception("LLM step failed")
+                with self._lock:
+                    for request in self._active.values():
+                        request.events.put(exc)
+                    self._active.clear()
+                continue
+            self._collect()
+            time.sleep(0)  # give waiting Python threads the GIL between steps
+
+    def _collect(self) -> None:
+        status_of = self._status
+        with self._lock:
+            for request_id, request in list(self._active.items()):
+                handle = request.handle
+                while handle.can_read():
+                    for output in handle.read().values():
+                        if ids := list(output.generated_ids):
+                            if request.first_token_ms is None:
+                                request.first_token_ms = (time.perf_counter() - request.submitted) * 1000
+                            request.events.put(ids)
+                status = handle.get_status()
+                if request.cancel and status == status_of.RUNNING:
+                    handle.cancel()
+                    status = status_of.CANCEL
+                if status == status_of.IGNORED:
+                    request.events.put(RuntimeError("the model could not schedule this request (out of KV cache)"))
+                    del self._active[request_id]
+                elif status != status_of.RUNNING:
+                    request.generated_tokens = int(handle.get_perf_metrics().get_num_generated_tokens())
+                    request.events.put(None)
+                    del self._active[request_id]
+
+
+class _Detokenizer:
+    """Turns a growing list of token ids into text deltas; a piece that ends inside a UTF-8 character waits."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self.ids: list[int] = []
+        self._shown = ""
+
+    def feed(self, ids: list[int]) -> str:
+        self.ids.extend(ids)
+        text = self._tokenizer.decode(self.ids)
+        if text.endswith("\ufffd") or not text.startswith(self._shown):
+            return ""
+        delta, self._shown = text[len(self._shown) :], text
+        return delta
+
+    def flush(self) -> str:
+        text = self._tokenizer.decode(self.ids)
+        delta, self._shown = (text[len(self._shown) :] if text.startswith(self._shown) else ""), text
+        return delta
+
+
 def _model_name(path: Path) -> str:
     if path.is_dir() and (path / "config.json").exists():
         config = json.loads((path / "config.json").read_text())
@@ -94,24 +215,53 @@ def _model_name(path: Path) -> str:
 
 
 class LLM:
-    def __init__(self, path: Path, family: PromptFamily, device: str = "CPU") -> None:
+    def __init__(
+        self, path: Path, family: PromptFamily, device: str = "CPU", max_batch: int = DEFAULT_MAX_BATCH
+    ) -> None:
+        """``max_batch`` requests are decoded together; 1 serves one request at a time (the plain pipeline)."""
         import openvino_genai as ov_genai
 
         self._ov_genai = ov_genai
         self.path = path
-        started = time.perf_counter()
-        self._pipe = ov_genai.LLMPipeline(str(path), device, KV_CACHE_PRECISION="f32", INFERENCE_PRECISION_HINT="f32")
-        self._tokenizer = self._pipe.get_tokenizer()
         self.family = family
         self._lock = threading.Lock()
-        log.info("loaded LLM %s (%s) in %.1fs", path.name, family.name, time.perf_counter() - started)
+        self._engine: _Engine | None = None
+        started = time.perf_counter()
+        if max_batch > 1:
+            scheduler = ov_genai.SchedulerConfig()
+            scheduler.max_num_seqs = max_batch
+            # A whole prompt is prefilled in one step (the default 256 splits a 5-chunk prompt over several), and
+            # cache_size 0 lets the KV cache grow with the requests instead of reserving it up front.
+            scheduler.max_num_batched_tokens = 4096
+            scheduler.cache_size = 0
+            try:
+                pipe = ov_genai.ContinuousBatchingPipeline(str(path), scheduler, device, F32)
+                self._engine = _Engine(pipe)
+                self._tokenizer = pipe.get_tokenizer()
+            except RuntimeError as exc:
+                log.warning("continuous batching unavailable for %s (%s); serving one request at a time", path, exc)
+        if self._engine is None:
+            self._pipe = ov_genai.LLMPipeline(str(path), device, **F32)
+            self._tokenizer = self._pipe.get_tokenizer()
+        log.info(
+            "loaded LLM %s (%s, %s) in %.1fs",
+            path.name,
+            family.name,
+            f"batching up to {max_batch}" if self._engine else "one request at a time",
+            time.perf_counter() - started,
+        )
+
+    @property
+    def batching(self) -> bool:
+        return self._engine is not None
 
     @classmethod
-    def load(cls, setting: str, family: str = "auto", device: str = "CPU") -> LLM:
+    def load(cls, setting: str, family: str = "auto", device: str = "CPU", max_batch: int | None = None) -> LLM:
         path = resolve_llm(setting)
+        max_batch = DEFAULT_MAX_BATCH if max_batch is None else max_batch
         if family == "auto":  # an IR folder exported by `rag model export` records its family
             family = recorded_family(path) or "auto"
-        llm = cls(path, get_family("chatml") if family == "auto" else get_family(family), device)
+        llm = cls(path, get_family("chatml") if family == "auto" else get_family(family), device, max_batch)
         if family == "auto":
             llm.family = detect_family(_model_name(path), llm.chat_template)
         return llm
@@ -170,6 +320,19 @@ class LLM:
     def generate(self, prompt: str, params: GenerationParams | None = None) -> Generation:
         params = params or GenerationParams()
         config = self._config(params)
+        if self._engine is not None:
+            started = time.perf_counter()
+            request = self._engine.submit(prompt, config)
+            ids = [i for chunk in request.tokens() for i in chunk]
+            total_ms = (time.perf_counter() - started) * 1000
+            first = request.first_token_ms
+            return Generation(
+                text=self._clean(self._tokenizer.decode(ids), params),
+                prompt_tokens=self.count_tokens(prompt),
+                generated_tokens=max(request.generated_tokens, len(ids)),
+                first_token_ms=round(first, 2) if first is not None else None,
+                total_ms=total_ms,
+            )
         with self._lock:
             started = time.perf_counter()
             result = self._pipe.generate([prompt], config)
@@ -190,6 +353,10 @@ class LLM:
         """
         params = params or GenerationParams()
         config = self._config(params)
+        holdback = StopHoldback([*self.family.stop_strings, *params.stop])
+        if self._engine is not None:
+            yield from self._stream_batched(prompt, config, holdback)
+            return
         pieces: queue.Queue[str | None] = queue.Queue()
         cancelled = threading.Event()
         errors: list[BaseException] = []
@@ -208,7 +375,6 @@ class LLM:
             finally:
                 pieces.put(None)
 
-        holdback = StopHoldback([*self.family.stop_strings, *params.stop])
         worker = threading.Thread(target=run, name="llm-stream", daemon=True)
         worker.start()
         try:
@@ -226,3 +392,20 @@ class LLM:
             worker.join()
         if errors:
             raise errors[0]
+
+    def _stream_batched(self, prompt: str, config, holdback: StopHoldback) -> Iterator[str]:
+        assert self._engine is not None
+        request = self._engine.submit(prompt, config)
+        text = _Detokenizer(self._tokenizer)
+        try:
+            for ids in request.tokens():
+                delta, stopped = holdback.feed(text.feed(ids))
+                if delta:
+                    yield delta
+                if stopped:
+                    return
+            delta, stopped = holdback.feed(text.flush())
+            if rest := delta + ("" if stopped else holdback.flush()):
+                yield rest
+        finally:
+            request.cancel = True  # ignored once finished; stops decoding when the consumer leaves early
