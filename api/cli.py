@@ -121,34 +121,97 @@ eval_app = typer.Typer(help="Measure the service on standard benchmark sets (BEI
 app.add_typer(eval_app, name="eval")
 
 
+def _eval_progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _eval_outputs(out: Path, result: object, markdown: str, chart) -> None:
+    """The JSON result, and next to it the Markdown summary and the PNG chart."""
+    from evaluation.report import write_reports
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    md, png = write_reports(out, markdown, chart)
+    console.print(f"written: {out}, {md}, {png}")
+
+
+def _command_line() -> str:
+    import shlex
+
+    return " ".join(["rag", *(shlex.quote(a) for a in sys.argv[1:])])
+
+
 @eval_app.command("beir")
 def eval_beir(
     corpus_dir: Annotated[Path, typer.Argument(help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/", exists=True)],
     split: Annotated[str, typer.Option(help="qrels split")] = "test",
     modes: Annotated[str, typer.Option(help="comma-separated: hybrid, dense, keyword")] = "hybrid,dense,keyword",
-    limit: Annotated[int | None, typer.Option(help="only the first N queries")] = None,
-    out: Annotated[Path | None, typer.Option(help="write the results as JSON here")] = None,
+    limit: Annotated[int | None, typer.Option(help="a random sample of N queries")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    answers: Annotated[
+        int, typer.Option(help="also answer N of the queries: citation relevance, latency per stage, TTFT")
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON result (default DATA_DIR/eval/beir-NAME.json); .md and .png next to it")
+    ] = None,
 ) -> None:
     """Retrieval quality: recall@5/10/100, MRR@10, nDCG@10 per retrieval mode, on an isolated index."""
-    from evaluation.retrieval import evaluate_retrieval, index_beir
+    from functools import partial
+
+    from evaluation.report import beir_chart, beir_markdown
+    from evaluation.retrieval import evaluate_beir_answers, evaluate_retrieval, index_beir
 
     settings = _settings()
     eval_dir = settings.data_dir / "eval" / f"{corpus_dir.name}-{settings.embedding_backend}-{settings.chunk_size}"
     services = Services.build(
         Settings(**{**settings.model_dump(), "data_dir": eval_dir, "cache_dir": settings.model_cache_dir}),
-        load_llm=False,
+        load_llm=answers > 0,
     )
     started = time.perf_counter()
     counts = index_beir(services.indexer, corpus_dir)
     console.print(f"index {eval_dir}: {counts} in {time.perf_counter() - started:.0f}s")
-    results = [evaluate_retrieval(services.retriever, corpus_dir, split, mode, limit) for mode in modes.split(",")]
+    results = []
+    with _eval_progress("retrieving") as progress:
+        for mode in modes.split(","):
+            task = progress.add_task(mode, total=limit)
+            results.append(
+                evaluate_retrieval(
+                    services.retriever,
+                    corpus_dir,
+                    split,
+                    mode,
+                    limit,
+                    seed=seed,
+                    on_query=lambda n, total, task=task: progress.update(task, completed=n, total=total),
+                )
+            )
+    answered = None
+    if answers:
+        assert services.pipeline is not None
+        with _eval_progress("answering") as progress:
+            task = progress.add_task("answers", total=answers)
+            answered = evaluate_beir_answers(
+                services.pipeline,
+                corpus_dir,
+                split,
+                answers,
+                seed,
+                lambda n, total: progress.update(task, completed=n, total=total),
+            )
     keys = ["recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95"]
     typer.echo(f"{corpus_dir.name} {split}, {results[0]['queries']} queries")
     typer.echo(f"{'mode':<10}" + "".join(f"{k:>16}" for k in keys))
     for r in results:
         typer.echo(f"{r['mode']:<10}" + "".join(f"{r[k]:>16}" for k in keys))
-    if out:
-        out.write_text(json.dumps(results, indent=2))
+    if answered:
+        typer.echo(
+            f"answers: {answered['queries']}, citations in a relevant document {answered['citations_relevant_share']}"
+        )
+    out = out or settings.data_dir / "eval" / f"beir-{corpus_dir.name}.json"
+    payload = {"retrieval": results, "answers": answered}
+    _eval_outputs(out, payload, beir_markdown(results, answered, _command_line()), partial(beir_chart, results))
 
 
 @eval_app.command("squad")
@@ -156,10 +219,16 @@ def eval_squad(
     path: Annotated[Path, typer.Argument(help="a SQuAD v1.1 or v2.0 json file", exists=True)],
     limit: Annotated[int | None, typer.Option(help="a random sample of N questions")] = None,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
-    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+    top_k: Annotated[str, typer.Option(help="chunks retrieved per question; a list (2,4,8) runs each")] = "",
+    out: Annotated[
+        Path | None, typer.Option(help="JSON result (default DATA_DIR/eval/squad-NAME.json); .md and .png next to it")
+    ] = None,
 ) -> None:
     """Answer quality, open-book: all paragraphs indexed, questions asked through the same pipeline as the API."""
+    from functools import partial
+
     from evaluation.answers import evaluate_answers, index_squad
+    from evaluation.report import squad_chart, squad_markdown
 
     settings = _settings()
     eval_dir = settings.data_dir / "eval" / f"{path.stem}-{settings.embedding_backend}-{settings.chunk_size}"
@@ -169,19 +238,28 @@ def eval_squad(
     assert services.pipeline is not None
     counts = index_squad(services.indexer, path)
     console.print(f"index {eval_dir}: {counts}")
-    with Progress(
-        TextColumn("[bold]asking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
-        task = progress.add_task("questions", total=limit)
-        result = evaluate_answers(
-            services.pipeline, path, limit, seed, lambda n, total: progress.update(task, completed=n, total=total)
-        )
-    summary = {k: v for k, v in result.items() if k != "rows"}
-    width = max(len(k) for k in summary)
-    for key, value in summary.items():
-        typer.echo(f"{key:<{width}}  {value}")
-    if out:
-        out.write_text(json.dumps(result, indent=2))
+    results = []
+    with _eval_progress("asking") as progress:
+        for k in [int(v) for v in top_k.split(",") if v.strip()] or [settings.top_k]:
+            task = progress.add_task(f"top_k {k}", total=limit)
+            results.append(
+                evaluate_answers(
+                    services.pipeline,
+                    path,
+                    limit,
+                    seed,
+                    lambda n, total, task=task: progress.update(task, completed=n, total=total),
+                    top_k=k,
+                )
+            )
+    for result in results:
+        summary = {k: v for k, v in result.items() if k != "rows"}
+        width = max(len(k) for k in summary)
+        for key, value in summary.items():
+            typer.echo(f"{key:<{width}}  {value}")
+    out = out or settings.data_dir / "eval" / f"squad-{path.stem}.json"
+    payload = results[0] if len(results) == 1 else results
+    _eval_outputs(out, payload, squad_markdown(results, _command_line()), partial(squad_chart, results))
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 For answerable questions: does the answer contain a gold answer, EM and token F1 (official normalisation, on
 the answer without its [n] markers), and does the first citation's chunk contain a gold answer. For
-unanswerable ones (SQuAD 2.0): did the service abstain. Latency per stage as p50/p95.
+unanswerable ones (SQuAD 2.0): did the service abstain. Latency per stage as p50/p95, time to first token and
+decode tokens/s included.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import squad
-from evaluation.metrics import contains_answer, exact_match, token_f1
+from evaluation.metrics import contains_answer, decode_rate, exact_match, percentile, token_f1
 from ingest.indexer import Indexer
 from rag.pipeline import RAGPipeline
+from rag.types import Answer
 
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
@@ -28,9 +30,23 @@ def index_squad(indexer: Indexer, path: Path, on_result: Callable | None = None)
     return vars(indexer.ingest_many(items, on_result))
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1) if ordered else 0.0
+STAGES = ("embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms", "tokens_per_s")
+
+
+def stage_latency(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """``<stage>_p50`` and ``<stage>_p95`` over the rows that have the stage (abstentions never generate)."""
+    out = {}
+    for stage in STAGES:
+        values = [r[stage] for r in rows if r.get(stage)]
+        out[f"{stage}_p50"] = round(percentile(values, 0.5), 1)
+        out[f"{stage}_p95"] = round(percentile(values, 0.95), 1)
+    return out
+
+
+def timing_row(answer: Answer) -> dict[str, Any]:
+    """The answer's stage timings plus its decode speed."""
+    t = answer.timings
+    return {**t.model_dump(), "tokens_per_s": decode_rate(t.generated_tokens, t.generate_ms, t.first_token_ms)}
 
 
 def evaluate_answers(
@@ -39,13 +55,15 @@ def evaluate_answers(
     limit: int | None = None,
     seed: int = 0,
     on_question: Callable[[int, int], None] | None = None,
+    top_k: int | None = None,
 ) -> dict[str, Any]:
+    """Ask a sample of the file's questions (all of them without ``limit``); ``top_k`` chunks per question."""
     _, questions = squad(path)
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
     rows = []
     for n, q in enumerate(questions, start=1):
-        answer = pipeline.answer(q.question)
+        answer = pipeline.answer(q.question, top_k=top_k)
         text = _MARKERS.sub("", answer.answer).strip()
         abstained = answer.answer_type in ("abstained", "no_documents")
         row: dict[str, Any] = {
@@ -53,7 +71,7 @@ def evaluate_answers(
             "abstained": abstained,
             "words": len(text.split()),
             "evidence_score": answer.evidence_score,
-            **answer.timings.model_dump(),
+            **timing_row(answer),
         }
         if q.answers:
             row.update(
@@ -75,6 +93,9 @@ def evaluate_answers(
 
     result: dict[str, Any] = {
         "dataset": path.name,
+        "top_k": top_k or pipeline.default_top_k,
+        "limit": limit,
+        "seed": seed,
         "questions": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -87,8 +108,6 @@ def evaluate_answers(
         "false_abstain_on_answerable": mean("abstained", answerable),
         "answer_words_avg": mean("words", [r for r in answerable if not r["abstained"]]),
     }
+    result.update(stage_latency(rows))
     result["rows"] = rows  # per question, for calibration (e.g. of the abstention floor)
-    for stage in ("embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms"):
-        values = [r[stage] for r in rows if r.get(stage)]
-        result[f"{stage}_p50"], result[f"{stage}_p95"] = _pct(values, 0.5), _pct(values, 0.95)
     return result

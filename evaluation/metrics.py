@@ -60,3 +60,27 @@ def token_f1(prediction: str, gold: Sequence[str]) -> float:
 def contains_answer(text: str, gold: Sequence[str]) -> bool:
     normalized = normalize_answer(text)
     return any(normalize_answer(g) and normalize_answer(g) in normalized for g in gold)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, ``q`` in 0..1: the value at rank round(q * (n - 1)) of the sorted list."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def decode_rate(generated_tokens: int, generate_ms: float, first_token_ms: float | None) -> float | None:
+    """Tokens per second after the first token: what decoding speed a reader sees once the answer starts.
+
+    None when it cannot be told (fewer than two tokens, or no time after the first token)."""
+    if generated_tokens < 2 or first_token_ms is None or generate_ms <= first_token_ms:
+        return None
+    return (generated_tokens - 1) / ((generate_ms - first_token_ms) / 1000)
+
+
+def cites_relevant(cited_document_ids: Sequence[str], relevant: dict[str, int]) -> float:
+    """Share of an answer's citations whose chunk belongs to a relevant document (relevance above 0)."""
+    if not cited_document_ids:
+        return 0.0
+    return sum(relevant.get(doc, 0) > 0 for doc in cited_document_ids) / len(cited_document_ids)

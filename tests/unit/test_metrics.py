@@ -5,11 +5,14 @@ import math
 import pytest
 
 from evaluation.metrics import (
+    cites_relevant,
     contains_answer,
+    decode_rate,
     exact_match,
     mrr_at_k,
     ndcg_at_k,
     normalize_answer,
+    percentile,
     recall_at_k,
     token_f1,
 )
@@ -46,3 +49,27 @@ def test_squad_normalisation_em_f1():
     assert token_f1("nothing", ["France"]) == 0.0
     assert contains_answer("It was installed in France in 1823.", ["1823"]) is True
     assert contains_answer("Unknown.", ["1823"]) is False
+
+
+def test_percentile_is_nearest_rank():
+    values = [40.0, 10.0, 30.0, 20.0, 50.0]  # sorted 10..50: p50 is rank round(0.5 * 4) = 2 -> 30
+    assert percentile(values, 0.5) == 30.0
+    assert percentile(values, 0.95) == 50.0  # round(0.95 * 4) = 4 -> the largest
+    assert percentile(values, 0.0) == 10.0
+    assert percentile(list(range(1, 21)), 0.95) == 19  # round(0.95 * 19) = 18 -> the 19th value
+    assert percentile([], 0.5) == 0.0
+
+
+def test_decode_rate_counts_tokens_after_the_first():
+    # 33 tokens in 600 ms, the first after 200 ms: 32 tokens in 400 ms = 80 tokens/s
+    assert decode_rate(33, 600.0, 200.0) == pytest.approx(80.0)
+    assert decode_rate(1, 600.0, 200.0) is None  # one token: no decoding after the first
+    assert decode_rate(10, 200.0, 200.0) is None
+    assert decode_rate(10, 600.0, None) is None
+
+
+def test_cited_share_in_relevant_documents():
+    relevant = {"d1": 2, "d2": 1, "d3": 0}
+    assert cites_relevant(["d1"], relevant) == 1.0
+    assert cites_relevant(["d1", "d3", "d9", "d2"], relevant) == 0.5  # d3 has relevance 0: not relevant
+    assert cites_relevant([], relevant) == 0.0

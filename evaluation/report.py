@@ -1,0 +1,186 @@
+"""Results a person can read: a Markdown summary and a PNG chart next to each JSON result.
+
+The JSON keeps every figure (and per-question rows); the Markdown is the table to paste into a report; the
+chart shows at a glance how quality and latency move with ``top_k`` (SQuAD) or the retrieval mode (BEIR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+STAGE_LABELS = {
+    "embed_ms": "embed question",
+    "retrieve_ms": "retrieve",
+    "evidence_ms": "evidence",
+    "first_token_ms": "first token",
+    "generate_ms": "generate (whole answer)",
+    "total_ms": "total",
+}
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value}"
+
+    lines = ["| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _latency_table(result: dict[str, Any]) -> str:
+    rows = [
+        [label, result.get(f"{stage}_p50", "-"), result.get(f"{stage}_p95", "-")]
+        for stage, label in STAGE_LABELS.items()
+        if f"{stage}_p50" in result
+    ]
+    rows.append(["decode tokens/s", result.get("tokens_per_s_p50", "-"), result.get("tokens_per_s_p95", "-")])
+    return _table(["stage", "p50 ms", "p95 ms"], rows)
+
+
+def squad_markdown(results: list[dict[str, Any]], command: str) -> str:
+    """One column per ``top_k`` run: quality of answers and citations, then latency per stage."""
+    first = results[0]
+    header = ["", *(f"top_k {r['top_k']}" for r in results)]
+    quality = [
+        ("answer contains a gold answer", "answer_contains_gold"),
+        ("first citation's chunk contains a gold answer", "first_citation_contains_gold"),
+        ("exact match", "exact_match"),
+        ("token F1", "f1"),
+        ("model's verified sentence (rest: quoted evidence)", "generated_share"),
+        ("abstains on unanswerable", "abstain_on_unanswerable"),
+        ("abstains on answerable (false)", "false_abstain_on_answerable"),
+        ("answer words (average)", "answer_words_avg"),
+    ]
+    latency = [(f"{label} p50 / p95 ms", stage) for stage, label in STAGE_LABELS.items()]
+    rows = [[label, *(r[key] for r in results)] for label, key in quality]
+    rows += [[label, *(f"{r[f'{s}_p50']:.0f} / {r[f'{s}_p95']:.0f}" for r in results)] for label, s in latency]
+    rows.append(
+        ["decode tokens/s p50 / p95", *(f"{r['tokens_per_s_p50']:.0f} / {r['tokens_per_s_p95']:.0f}" for r in results)]
+    )
+    sample = f"random sample of {first['questions']}" if first.get("limit") else f"all {first['questions']}"
+    return "\n".join(
+        [
+            f"# SQuAD evaluation: {first['dataset']}",
+            "",
+            f"```sh\n{command}\n```",
+            "",
+            f"{sample} questions (seed {first.get('seed')}): {first['answerable']} answerable, "
+            f"{first['unanswerable']} unanswerable. Quality figures are over the answerable questions.",
+            "",
+            _table(header, rows),
+            "",
+        ]
+    )
+
+
+def beir_markdown(results: list[dict[str, Any]], answers: dict[str, Any] | None, command: str) -> str:
+    """Retrieval quality and latency per mode; the answer sample's citation relevance and stage latency."""
+    first = results[0]
+    keys = ["recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
+    rows = [
+        [r["mode"], *(r[k] for k in keys), f"{r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f}"] for r in results
+    ]
+    sample = f"random sample of {first['queries']}" if first.get("limit") else f"all {first['queries']}"
+    lines = [
+        f"# BEIR evaluation: {first['dataset']} ({first['split']})",
+        "",
+        f"```sh\n{command}\n```",
+        "",
+        f"{sample} queries (seed {first.get('seed')}); documents ranked by their best chunk among the top 50.",
+        "",
+        _table(["mode", *keys, "latency p50 / p95 ms"], rows),
+        "",
+    ]
+    if answers:
+        lines += [
+            f"## Answers to {answers['queries']} of the queries (seed {answers['seed']})",
+            "",
+            f"Citations that point into a relevant document: **{answers['citations_relevant_share']:.3f}** "
+            f"(of {answers['answered_with_citation']} answers with a citation).",
+            "",
+            _latency_table(answers),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def squad_chart(results: list[dict[str, Any]], path: Path) -> Path:
+    """Left: answer and citation quality against top_k. Right: p50 latency per stage against top_k."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = [r["top_k"] for r in results]
+    fig, (quality, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, label in (
+        ("first_citation_contains_gold", "first citation's chunk contains gold"),
+        ("answer_contains_gold", "answer contains gold"),
+        ("f1", "token F1"),
+    ):
+        quality.plot(ks, [r[key] for r in results], marker="o", label=label)
+    quality.set(xlabel="top_k (chunks retrieved)", ylabel="share of answerable questions", ylim=(0, 1), xticks=ks)
+    quality.set_title(f"Answer quality, {results[0]['answerable']} answerable questions")
+    quality.legend(loc="lower right", fontsize=8)
+    quality.grid(alpha=0.3)
+
+    x = list(range(len(results)))  # bars at positions, labelled with top_k
+    bottom = [0.0] * len(results)
+    parts = [
+        ("embed", [r["embed_ms_p50"] for r in results]),
+        ("retrieve", [r["retrieve_ms_p50"] for r in results]),
+        ("evidence", [r["evidence_ms_p50"] for r in results]),
+        ("to first token", [r["first_token_ms_p50"] for r in results]),
+        ("rest of the answer", [max(0.0, r["generate_ms_p50"] - r["first_token_ms_p50"]) for r in results]),
+    ]
+    for label, values in parts:
+        latency.bar(x, values, bottom=bottom, label=label, width=0.6)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    latency.plot(x, [r["total_ms_p50"] for r in results], "k_", markersize=30, label="total p50")
+    latency.set_xticks(x, [str(k) for k in ks])
+    latency.set(xlabel="top_k", ylabel="ms (p50 per stage)")
+    latency.set_title("Latency per stage (p50)")
+    latency.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def beir_chart(results: list[dict[str, Any]], path: Path) -> Path:
+    """nDCG@10 and recall@10 per retrieval mode, with the p50/p95 latency of each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = [r["mode"] for r in results]
+    x = range(len(modes))
+    fig, (quality, latency) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.38
+    quality.bar([i - width / 2 for i in x], [r["ndcg@10"] for r in results], width, label="nDCG@10")
+    quality.bar([i + width / 2 for i in x], [r["recall@10"] for r in results], width, label="recall@10")
+    quality.set(xticks=list(x), xticklabels=modes, ylim=(0, 1), ylabel="score")
+    quality.set_title(f"{results[0]['dataset']}: {results[0]['queries']} queries")
+    quality.legend(fontsize=8)
+    latency.bar([i - width / 2 for i in x], [r["latency_ms_p50"] for r in results], width, label="p50")
+    latency.bar([i + width / 2 for i in x], [r["latency_ms_p95"] for r in results], width, label="p95")
+    latency.set(xticks=list(x), xticklabels=modes, ylabel="ms")
+    latency.set_title("Retrieval latency")
+    latency.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_reports(out: Path, markdown: str, chart) -> tuple[Path, Path]:
+    """The Markdown summary and the chart next to the JSON result: same name, other suffixes."""
+    md = out.with_suffix(".md")
+    md.write_text(markdown)
+    png = chart(out.with_suffix(".png"))
+    return md, png
