@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from api.services import Services
 from ingest.errors import IngestError
 from ingest.indexer import IngestCounts, IngestOutcome, IngestResult, iter_files
 from rag.config import Settings
+from rag.store.registry import JobStatus
 
 app = typer.Typer(help="Self-hosted RAG: answers from your documents, with citations.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -285,6 +286,101 @@ def serve(
         )
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
     uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")
+
+
+sources_app = typer.Typer(help="Folders the index follows: new, changed and deleted files.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@sources_app.command("add")
+def sources_add(
+    path: Annotated[Path, typer.Argument(help="the folder", exists=True, file_okay=False)],
+    include: Annotated[list[str] | None, typer.Option(help="glob of files to take (repeatable; default **/*)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="glob of files to leave out (repeatable)")] = None,
+    interval: Annotated[int | None, typer.Option(min=10, help="refresh every this many seconds")] = None,
+) -> None:
+    """Register a folder; `rag sources refresh` (or the service's scheduler) indexes it."""
+    services = Services.build(_settings(), load_llm=False)
+    try:
+        source, _ = services.sources.add(str(path.resolve()), include, exclude, interval, refresh=False)
+    except IngestError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(source.model_dump(mode="json"), indent=2))
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """Registered folders, with their last refresh job."""
+    services = Services.build(_settings(), load_llm=False)
+    for source in services.registry.list_sources():
+        job = services.registry.last_job(source.id)
+        every = f"every {source.interval_s}s" if source.interval_s else "on demand"
+        last = f"last {job.status.value} {job.counts}" if job else "never refreshed"
+        typer.echo(f"{source.id}  {source.path}  ({every}; {last})")
+
+
+@sources_app.command("remove")
+def sources_remove(
+    source_id: Annotated[str, typer.Argument(help="the source's id")],
+    keep_documents: Annotated[bool, typer.Option(help="leave its documents in the index")] = False,
+) -> None:
+    """Stop following a folder and remove the documents indexed from it."""
+    services = Services.build(_settings(), load_llm=False)
+    source = services.registry.get_source(source_id) or _fail(f"no source with id {source_id!r}")
+    try:
+        services.sources.remove(source, keep_documents=keep_documents)
+    except IngestError as exc:
+        _fail(str(exc))
+    console.print(f"removed {source.path}")
+
+
+@sources_app.command("refresh")
+def sources_refresh(
+    source_ids: Annotated[list[str] | None, typer.Argument(help="sources to refresh (default: all)")] = None,
+) -> None:
+    """Refresh sources now, in this process; a source another process is refreshing is left to it."""
+    services = Services.build(_settings(), load_llm=False)
+    sources = [services.registry.get_source(i) or _fail(f"no source with id {i!r}") for i in source_ids or []]
+    failed = False
+    for source in sources or services.registry.list_sources():
+        job, _ = services.jobs.request_refresh(source)
+        done = services.jobs.run_refresh(job)
+        if done is None:
+            console.print(f"{source.path}: another process is refreshing it (job {job.id})")
+            continue
+        for error in done.errors:
+            console.print(f"[yellow]failed[/] {error.source}: {error.error}", highlight=False)
+        failed |= done.status is not JobStatus.succeeded or bool(done.errors)
+        typer.echo(f"{source.path}: {done.status.value} {json.dumps(done.counts)}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def worker(
+    tick: Annotated[float | None, typer.Option(help="seconds between looks for work (RAG_SCHEDULER_TICK_S)")] = None,
+) -> None:
+    """Run refresh jobs (scheduled and requested) in this process, for deployments whose API processes run
+    with RAG_SCHEDULER=false. Stops at a safe point on Ctrl-C or SIGTERM; the next worker resumes."""
+    import signal
+
+    settings = _settings(scheduler_tick_s=tick)
+    if settings.chroma_url is None:
+        console.print(
+            "[yellow]warning:[/] the embedded store is not shared between processes: a service process running "
+            "beside this worker would not see new vectors until restarted. Use a Chroma server (RAG_CHROMA_URL)."
+        )
+    services = Services.build(settings, load_llm=False)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # stop at a safe point, not wherever the signal lands
+        signal.signal(signum, lambda *_: services.jobs.shutdown(wait=False))
+    console.print(f"worker: looking for refresh jobs every {settings.scheduler_tick_s:g}s")
+    services.jobs.serve(settings.scheduler_tick_s)
+    console.print("worker stopped")
 
 
 model_app = typer.Typer(help="Bring your own model: export a local checkpoint for the service.", no_args_is_help=True)

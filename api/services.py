@@ -38,7 +38,11 @@ class Services:
     def build(cls, settings: Settings, *, load_llm: bool = True) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         registry = Registry.from_url(settings.registry_url)
-        store = ChunkStore.persistent(settings.chroma_path, settings.collection)
+        store = (
+            ChunkStore.remote(settings.chroma_url, settings.collection)
+            if settings.chroma_url
+            else ChunkStore.persistent(settings.chroma_path, settings.collection)
+        )
         embedder = Embedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
         chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
         indexer = Indexer(

@@ -21,6 +21,13 @@ POINTS = (
 )
 
 
+# Where a folder refresh can be interrupted, beyond the ingest points above.
+REFRESH_POINTS = (
+    "refresh_after_file",  # a file's document is published and its record written; more files to go
+    "refresh_after_delete",  # a deleted file's document is removed, its record not yet
+)
+
+
 def failpoint(name: str) -> None:
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

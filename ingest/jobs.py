@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
-from ingest.sources import Lease, Refresher, RefreshReport, report_fields, source_lock_name
-from rag.store.registry import JobError, JobRecord, JobStatus, Registry, SourceRecord
+from ingest.sources import Lease, Refresher, RefreshReport, report_fields
+from rag.store.registry import JobError, JobRecord, JobStatus, Registry, SourceRecord, source_lock_name
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,9 @@ class JobRunner:
         return queued
 
     def run_pending(self) -> int:
-        """One scheduler pass: queue what is due, then run the queued refresh jobs this process can take."""
+        """One scheduler pass: clear jobs of dead processes, queue what is due, run the queued refresh jobs
+        this process can take."""
+        self.registry.fail_unfinished_jobs("interrupted: the process running the job stopped before it finished")
         self.enqueue_due()
         ran = 0
         for job in self.registry.queued_jobs(REFRESH):

@@ -280,6 +280,7 @@ class Refresher:
                 report.stopped = True
                 return report
             self.release(source, record)
+            failpoint("refresh_after_delete")
             self.registry.delete_source_file(source.id, relative)
             report.counts.deleted += 1
         if progress:
@@ -323,10 +324,6 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         self.registry.release_lock(self.name)
-
-
-def source_lock_name(source_id: str) -> str:
-    return f"refresh:{source_id}"
 
 
 def report_fields(report: RefreshReport) -> dict:

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
 
     # Store.
     collection: str = Field(default="documents", min_length=3, max_length=512)
+    chroma_url: str | None = Field(
+        default=None,
+        description="a Chroma server (http://host:port) instead of the embedded store under DATA_DIR; needed when "
+        "several processes (service replicas, `rag worker`) share one index",
+    )
 
     # Chunking, in embedder tokens (MiniLM reads at most 256 word pieces).
     chunk_size: int = Field(default=200, ge=16, le=512)

@@ -76,7 +76,10 @@ class Embedder:
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        # One inference request per model: a query embedded while an ingest batch runs must wait its turn
+        # (at most one batch), or OpenVINO fails on the shared request.
+        with self._lock:
+            vectors = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:

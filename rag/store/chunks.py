@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -59,6 +60,29 @@ class ChunkStore:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        return cls(
+            client.get_or_create_collection(collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        )
+
+    @classmethod
+    def remote(cls, url: str, collection: str) -> ChunkStore:
+        """A Chroma server (`chroma run`), which several service and worker processes can share.
+
+        The embedded store cannot: another process's writes reach its metadata but not its in-memory vector
+        index, so dense search would miss them until a restart.
+        """
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"RAG_CHROMA_URL must look like http://host:port, not {url!r}")
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
         )
         return cls(
             client.get_or_create_collection(collection, embedding_function=None, metadata={"hnsw:space": "cosine"})

@@ -215,6 +215,11 @@ class SourceFile(BaseModel):
     error: str | None
 
 
+def source_lock_name(source_id: str) -> str:
+    """The lease that at most one refresh of a source holds at a time."""
+    return f"refresh:{source_id}"
+
+
 def _as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
@@ -511,12 +516,28 @@ class Registry:
         """Jobs whose process died can never finish; say so instead of showing them running forever.
 
         Only jobs of owners known to be gone: another live process sharing this registry keeps its jobs, and
-        unowned queued jobs stay queued for any worker to claim.
+        unowned queued jobs stay queued for any worker to claim. A running job that holds a lease (a refresh)
+        is also gone once its lease has lapsed: that is how a dead owner on another host is noticed.
         """
         unfinished = [JobStatus.queued.value, JobStatus.running.value]
+        now = _now()
         with self.engine.connect() as conn:
-            rows = conn.execute(select(jobs.c.id, jobs.c.owner).where(jobs.c.status.in_(unfinished))).all()
-        dead = [row.id for row in rows if row.owner is not None and not owner_alive(row.owner)]
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.owner, jobs.c.status, jobs.c.source_id).where(jobs.c.status.in_(unfinished))
+            ).all()
+            leases = {row.name: row for row in conn.execute(select(locks))}
+
+        def gone(row) -> bool:
+            if row.owner is None:
+                return False
+            if not owner_alive(row.owner):
+                return True
+            if row.status == JobStatus.running.value and row.source_id is not None:
+                lease = leases.get(source_lock_name(row.source_id))
+                return lease is None or lease.owner != row.owner or _as_utc(lease.expires_at) < now
+            return False
+
+        dead = [row.id for row in rows if gone(row)]
         if not dead:
             return 0
         with self.engine.begin() as conn:

@@ -36,14 +36,14 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subpr
 
 
 class LiveServer:
-    def __init__(self, data_dir: Path, model_cache: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, model_cache: Path, log_path: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
             [str(BIN / "rag"), "serve", "--port", str(self.port)],
-            env=service_env(data_dir, model_cache),
+            env=service_env(data_dir, model_cache, **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
