@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.services = Services.build(settings or Settings())
         services: Services = app.state.services
         if services.settings.scheduler:
-            services.jobs.start_scheduler(services.settings.scheduler_tick_s)
+            services.jobs.start_scheduler(services.settings.scheduler_tick_s, watch=services.settings.watch)
         yield
         services.jobs.shutdown(wait=True)  # a running upload finishes, a running refresh stops at a safe point
 

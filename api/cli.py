@@ -368,6 +368,7 @@ def worker(
     """Run refresh jobs (scheduled and requested) in this process, for deployments whose API processes run
     with RAG_SCHEDULER=false. Stops at a safe point on Ctrl-C or SIGTERM; the next worker resumes."""
     import signal
+    import threading
 
     settings = _settings(scheduler_tick_s=tick)
     if settings.chroma_url is None:
@@ -379,6 +380,8 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):  # stop at a safe point, not wherever the signal lands
         signal.signal(signum, lambda *_: services.jobs.shutdown(wait=False))
     console.print(f"worker: looking for refresh jobs every {settings.scheduler_tick_s:g}s")
+    if settings.watch:
+        threading.Thread(target=services.jobs.watch, args=(settings.scheduler_tick_s,), daemon=True).start()
     services.jobs.serve(settings.scheduler_tick_s)
     console.print("worker stopped")
 

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
@@ -33,7 +34,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-job")
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._scheduler: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def submit_upload(self, data: bytes, source: str) -> tuple[JobRecord, Future[None]]:
         job = self.registry.create_job("upload", f"index upload {source}", total=1)
@@ -153,14 +154,42 @@ class JobRunner:
             self._wake.wait(tick_s)
             self._wake.clear()
 
-    def start_scheduler(self, tick_s: float) -> None:
-        self._scheduler = threading.Thread(target=self.serve, args=(tick_s,), name="refresh-scheduler", daemon=True)
-        self._scheduler.start()
+    def watch(self, tick_s: float, debounce_ms: int = 1600) -> None:
+        """Request a refresh of a source soon after something changes in its folder (watchfiles: inotify and
+        the like). The schedule stays the backstop for changes a watcher misses (network drives)."""
+        from watchfiles import watch
+
+        while not self._stop.is_set():
+            sources = [s for s in self.registry.list_sources() if Path(s.path).is_dir()]
+            if not sources:
+                self._stop.wait(tick_s)
+                continue
+            known = {s.id for s in sources}
+            for changes in watch(
+                *(s.path for s in sources),
+                stop_event=self._stop,
+                debounce=debounce_ms,
+                rust_timeout=int(tick_s * 1000),
+                yield_on_timeout=True,
+            ):
+                touched = [Path(path) for _, path in changes]
+                for source in sources:
+                    if any(path.is_relative_to(source.path) for path in touched):
+                        self.request_refresh(source)
+                if {s.id for s in self.registry.list_sources()} != known:
+                    break  # sources were added or removed: watch the new set
+
+    def start_scheduler(self, tick_s: float, watch: bool = False) -> None:
+        self._threads = [threading.Thread(target=self.serve, args=(tick_s,), name="refresh-scheduler", daemon=True)]
+        if watch:
+            self._threads.append(threading.Thread(target=self.watch, args=(tick_s,), name="source-watch", daemon=True))
+        for thread in self._threads:
+            thread.start()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop at a safe point: the running refresh hands its job back, a running upload finishes."""
         self._stop.set()
         self._wake.set()
-        if self._scheduler is not None:
-            self._scheduler.join()
+        for thread in self._threads:
+            thread.join()
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
         default=True, description="run scheduled and requested refresh jobs in this process (off: `rag worker` does)"
     )
     scheduler_tick_s: float = Field(default=5.0, gt=0, le=3600, description="how often the scheduler looks for work")
+    watch: bool = Field(
+        default=False, description="also refresh a source soon after a file in its folder changes (watchfiles)"
+    )
     refresh_lock_ttl_s: float = Field(
         default=60.0, ge=1, description="a refresh lease not renewed for this long is free (owner on another host)"
     )

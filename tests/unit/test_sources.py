@@ -343,3 +343,34 @@ def test_sources_api_conflicts(client, folder):
     r = client.post("/v1/sources", json={"path": str(folder)})
     assert r.status_code == 409 and "already a source" in r.json()["detail"]
     assert client.post("/v1/sources/nope/refresh").status_code == 404
+
+
+def test_watch_mode_refreshes_soon_after_a_change(services, folder):
+    source, _ = services.sources.add(str(folder), refresh=False)
+    refresh(services, source)
+    services.jobs.start_scheduler(0.2, watch=True)
+    try:
+        time.sleep(1.0)  # let the watcher start on the folder
+        write(folder / "sub" / "new.md", "Watched files are indexed without asking.\n")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            last = services.registry.last_job(source.id)
+            if last.status is JobStatus.succeeded and last.counts.get("added") == 1:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"no refresh after the change: {services.registry.last_job(source.id)}")
+    finally:
+        services.jobs.shutdown()
+    assert services.registry.find_by_source(str(folder / "sub" / "new.md")) is not None
+
+
+def test_a_running_job_whose_lease_lapsed_is_failed(services, folder):
+    source, job = services.sources.add(str(folder))
+    with services.registry.engine.begin() as conn:  # claimed by a process on another host, which then vanished
+        conn.execute(text("UPDATE jobs SET status = 'running', owner = 'other-host:7:1' WHERE id = :i"), {"i": job.id})
+    _set_lock(services.registry, f"refresh:{source.id}", "other-host:7:1", dt.datetime(2100, 1, 1))
+    assert services.registry.fail_unfinished_jobs("gone") == 0  # its lease is still valid
+    _set_lock(services.registry, f"refresh:{source.id}", "other-host:7:1", dt.datetime(2000, 1, 1))
+    assert services.registry.fail_unfinished_jobs("gone") == 1
+    assert services.jobs.request_refresh(source)[1]  # a new refresh can be queued
