@@ -89,12 +89,62 @@ class IngestCounts:
             self.chunks += result.document.chunk_count
 
 
+class FairLock:
+    """A re-entrant lock granted in arrival order.
+
+    A long ``ingest_many`` (a folder refresh) offers the lock to waiting threads between batches; with a plain
+    lock the releasing thread would take it straight back and an upload would wait for the whole folder.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+    def yield_to_waiters(self) -> None:
+        """Let threads that queued while we held the lock go first, then queue again behind them."""
+        with self._cond:
+            if self._depth != 1 or self._next_ticket == self._serving + 1:
+                return  # nested, or nobody is waiting
+        self.release()
+        self.acquire()
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class Indexer:
     """Turns bytes into published document versions.
 
     One ingest at a time per process (a lock): the version number of a source is read and then written, and
     the embedder is busy anyway. ``ingest_many`` batches chunks of several small files into one embedding
-    call, and keeps memory bounded by the batch, not by the collection.
+    call, and keeps memory bounded by the batch, not by the collection; between batches it lets other
+    ingests (an upload during a folder refresh) take their turn.
     """
 
     def __init__(
@@ -112,7 +162,7 @@ class Indexer:
         self.chunker = chunker
         self.max_bytes = max_bytes
         self.batch_size = batch_size
-        self._lock = threading.RLock()
+        self._lock = FairLock()
 
     def check_size(self, size: int, source: str) -> None:
         if size > self.max_bytes:
@@ -226,6 +276,7 @@ class Indexer:
             for doc, result in zip(pending, self._flush(pending), strict=True):
                 report(doc.source, result)
             pending.clear()
+            self._lock.yield_to_waiters()
 
         with self._lock:
             for source, read in items:

@@ -130,3 +130,36 @@ def test_verify_finds_each_kind_of_disagreement(services):
     problems = services.indexer.verify()
     assert any("unknown document ghost" in p for p in problems)
     assert any(f"document {doc.id}" in p and "versions []" in p for p in problems)
+
+
+def test_an_upload_does_not_wait_for_a_whole_folder(services):
+    """A long multi-file ingest lets a single upload in between batches instead of holding the lock to the end."""
+    import threading
+    import time
+
+    services.indexer.batch_size = 1
+    done: list[str] = []
+    started = threading.Event()
+
+    def slow(n: int):
+        def read() -> bytes:
+            started.set()
+            time.sleep(0.02)
+            return f"Folder file {n} mentions topic {n * 31}.".encode()
+
+        return read
+
+    def on_result(source, _result):
+        done.append(source)
+
+    folder = threading.Thread(
+        target=services.indexer.ingest_many, args=([(f"f{n}.txt", slow(n)) for n in range(40)], on_result)
+    )
+    folder.start()
+    started.wait()
+    time.sleep(0.1)
+    services.indexer.ingest_bytes(b"An upload about kestrels.", "upload.txt")
+    files_done_when_upload_finished = len(done)
+    folder.join()
+    assert files_done_when_upload_finished < 30 and len(done) == 40
+    assert services.indexer.verify() == []
