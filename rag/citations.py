@@ -25,6 +25,13 @@ def strip_invalid_markers(answer: str, valid: set[int]) -> str:
     return re.sub(r"[ \t]+(?=[.,;:!?]|$)", "", text).strip()
 
 
+def answer_sentences(answer: str) -> list[str]:
+    """The sentences of a model's answer, markers removed; pieces without a word (a lone "[1]") are dropped."""
+    plain = strip_invalid_markers(answer, set())
+    parts = re.split(r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])|\n+", plain)
+    return [p.strip() for p in parts if re.search(r"\w", p)]
+
+
 def to_citation(evidence: Evidence, marker: int) -> Citation:
     chunk = evidence.sentence.chunk
     return Citation(

@@ -11,12 +11,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.citations import strip_invalid_markers, to_citation
+from rag import metrics
+from rag.citations import answer_sentences, strip_invalid_markers, to_citation
 from rag.evidence import Evidence, Sentence, check_support, embedding_texts, select_evidence, split_sentences
 from rag.models.llm import LLM, GenerationParams
 from rag.prompts import build_rag_prompt
 from rag.retrieval import RetrievalOptions, Retriever
-from rag.types import Answer, AnswerType, Citation, RetrievedChunk, Timings
+from rag.types import Answer, AnswerType, Citation, RetrievedChunk, SentenceSupport, Timings
 
 NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is nothing to answer from."
 # The prompt asks for one sentence; a blank line means the model has moved on to something else.
@@ -109,16 +110,31 @@ class RAGPipeline:
         return kept, prompt
 
     @staticmethod
-    def _verify(question: str, draft: str, evidence: Sequence[Evidence]) -> tuple[str, AnswerType, list[Citation]]:
-        """Keep the model's answer only if one evidence sentence supports it; otherwise quote the best evidence."""
-        text = strip_invalid_markers(draft, {e.number for e in evidence})
-        support = check_support(text, evidence, question)
-        if support.supported and support.evidence is not None:
-            # Cite the sentence that was checked to support the answer, whatever number the model wrote.
-            text = f"{strip_invalid_markers(text, set())} [{support.evidence.number}]"
-            return text, "generated", [to_citation(support.evidence, support.evidence.number)]
+    def _verify(question: str, draft: str, evidence: Sequence[Evidence]) -> Verified:
+        """Check each sentence of the model's answer against the evidence; keep the supported ones, each cited
+        to the sentence that supports it (whatever number the model wrote), and drop the rest. With none
+        supported, quote the best evidence sentence instead."""
+        text = strip_invalid_markers(draft, {e.number for e in evidence})  # markers to unseen evidence go
+        kept: list[SentenceSupport] = []
+        removed: list[SentenceSupport] = []
+        citations: dict[int, Citation] = {}
+        for sentence in answer_sentences(text):
+            support = check_support(sentence, evidence, question)
+            coverage = round(support.word_coverage, 3)
+            if support.supported and support.evidence is not None:
+                number = support.evidence.number
+                citations.setdefault(number, to_citation(support.evidence, number))
+                kept.append(SentenceSupport(text=sentence, supported=True, support=coverage, citations=[number]))
+            else:
+                removed.append(SentenceSupport(text=sentence, supported=False, support=coverage, citations=[]))
+        if kept:
+            answer = " ".join(f"{s.text} [{s.citations[0]}]" for s in kept)
+            return Verified(answer, "generated", list(citations.values()), kept, removed)
         best = evidence[0]
-        return f"{best.sentence.flat} [{best.number}]", "extractive", [to_citation(best, best.number)]
+        quote = SentenceSupport(text=best.sentence.flat, supported=True, support=1.0, citations=[best.number])
+        return Verified(
+            f"{best.sentence.flat} [{best.number}]", "extractive", [to_citation(best, best.number)], [quote], removed
+        )
 
     def answer(
         self,
@@ -141,17 +157,11 @@ class RAGPipeline:
         timings.first_token_ms = generation.first_token_ms
         timings.prompt_tokens = generation.prompt_tokens
         timings.generated_tokens = generation.generated_tokens
+        metrics.observe_generation(generation.prompt_tokens, generation.generated_tokens)
 
-        text, answer_type, citations = self._verify(question, generation.text, evidence)
+        verified = self._verify(question, generation.text, evidence)
         timings.total_ms = _ms(started_all)
-        return Answer(
-            answer=text,
-            answer_type=answer_type,
-            citations=citations,
-            timings=timings,
-            trimmed=trimmed,
-            evidence_score=round(evidence[0].score, 4),
-        )
+        return Answer(**verified.fields(), timings=timings, trimmed=trimmed, evidence_score=round(evidence[0].score, 4))
 
     def answer_stream(
         self,
@@ -180,19 +190,32 @@ class RAGPipeline:
             draft = "".join(pieces).strip()
             timings.prompt_tokens = self.llm.count_tokens(prompt)
             timings.generated_tokens = self.llm.count_tokens(draft) if draft else 0
-            text, answer_type, citations = self._verify(question, draft, evidence)
-            yield StreamEvent(
-                "answer",
-                {
-                    "answer": text,
-                    "answer_type": answer_type,
-                    "citations": [c.model_dump() for c in citations],
-                    "trimmed": trimmed,
-                    "evidence_score": round(evidence[0].score, 4),
-                },
+            metrics.observe_generation(timings.prompt_tokens, timings.generated_tokens)
+            verified = self._verify(question, draft, evidence)
+            answer = Answer(
+                **verified.fields(), timings=timings, trimmed=trimmed, evidence_score=round(evidence[0].score, 4)
             )
+            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
         timings.total_ms = _ms(started_all)
         yield StreamEvent("done", {"timings": timings.model_dump()})
+
+
+@dataclass(frozen=True)
+class Verified:
+    answer: str
+    answer_type: AnswerType
+    citations: list[Citation]
+    sentences: list[SentenceSupport]
+    removed: list[SentenceSupport]
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "answer_type": self.answer_type,
+            "citations": self.citations,
+            "sentences": self.sentences,
+            "removed": self.removed,
+        }
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,15 @@ class Timings(BaseModel):
 AnswerType = Literal["generated", "extractive", "abstained", "no_documents"]
 
 
+class SentenceSupport(BaseModel):
+    """One sentence of an answer and what backs it."""
+
+    text: str = Field(description="the sentence, without citation markers")
+    supported: bool = Field(description="whether one cited evidence sentence backs all its numbers and most words")
+    support: float = Field(description="share of the words it adds to the question found in the best evidence, 0..1")
+    citations: list[int] = Field(description="markers of the citations that support it (empty when unsupported)")
+
+
 class Answer(BaseModel):
     answer: str
     answer_type: AnswerType = Field(
@@ -74,4 +83,11 @@ class Answer(BaseModel):
     trimmed: list[str] = Field(
         default_factory=list,
         description="chunk ids whose evidence was left out of the prompt to fit the model's context window",
+    )
+    sentences: list[SentenceSupport] = Field(
+        default_factory=list, description="each sentence of `answer`, with the citations that support it"
+    )
+    removed: list[SentenceSupport] = Field(
+        default_factory=list,
+        description="sentences the model wrote that no evidence supports; left out of `answer`",
     )

@@ -78,3 +78,37 @@ def test_abstains_below_the_evidence_floor_without_calling_the_model(tmp_path):
     assert services.llm.prompts == []
     services.pipeline.abstain_below = -1.0
     assert services.pipeline.answer("How large is the home-office stipend?").answer_type != "abstained"
+
+
+def test_each_sentence_is_checked_and_unsupported_ones_are_removed(tmp_path):
+    services = _services(
+        tmp_path,
+        "The home-office stipend is 600 euros [1]. Co-working memberships are reimbursed up to 150 euros per "
+        "month [9]. Employees also get a free car worth 40000 euros [1].",
+    )
+    answer = services.pipeline.answer("What do new employees receive for working from home or co-working?")
+    assert answer.answer_type == "generated"
+    assert [s.text for s in answer.sentences] == [
+        "The home-office stipend is 600 euros.",
+        "Co-working memberships are reimbursed up to 150 euros per month.",
+    ]
+    assert [s.text for s in answer.removed] == ["Employees also get a free car worth 40000 euros."]
+    assert not answer.removed[0].supported and answer.removed[0].citations == []
+    assert "free car" not in answer.answer
+    by_marker = {c.marker: c for c in answer.citations}
+    first, second = answer.sentences
+    assert "600 euros" in by_marker[first.citations[0]].quote  # each sentence cites the sentence backing it
+    assert "150 euros" in by_marker[second.citations[0]].quote
+    assert first.citations != second.citations and all(s.supported for s in answer.sentences)
+    assert answer.answer == (
+        f"The home-office stipend is 600 euros. [{first.citations[0]}] Co-working memberships are reimbursed up "
+        f"to 150 euros per month. [{second.citations[0]}]"
+    )
+
+
+def test_an_extractive_answer_reports_the_quote_and_the_removed_sentence(tmp_path):
+    services = _services(tmp_path, "The stipend is about 1.5 million euros [1].")
+    answer = services.pipeline.answer("How large is the home-office stipend?")
+    assert answer.answer_type == "extractive"
+    assert answer.sentences[0].text == answer.citations[0].quote and answer.sentences[0].supported
+    assert [s.text for s in answer.removed] == ["The stipend is about 1.5 million euros."]
