@@ -1,7 +1,8 @@
 # The API image. CPU only; the default models come from PyPI packages, so the image runs offline.
 FROM python:3.11-slim
 
-ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 RAG_DATA_DIR=/var/lib/rag RAG_HOST=0.0.0.0 RAG_PORT=8000
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 RAG_DATA_DIR=/var/lib/rag RAG_HOST=0.0.0.0 RAG_PORT=8000 \
+    RAG_LOG_FORMAT=json
 WORKDIR /app
 
 COPY pyproject.toml README.md ./

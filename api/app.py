@@ -5,13 +5,18 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import documents, health, jobs, openai, query, sources, ui
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
 from rag.pipeline import ContextOverflow
+
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -34,10 +39,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
+    limits = settings or (services.settings if services else Settings())
+    # Added last = outermost: the request id and metrics also cover the 413s of the body limit.
+    app.add_middleware(
+        BodyLimitMiddleware, max_request_bytes=limits.max_request_bytes, max_upload_bytes=limits.max_upload_bytes
+    )
+    app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(IngestError)
     async def _ingest_error(_request: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers a body it cannot decode with a bare "There was an error parsing the body"; say why.
+        if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR and exc.__cause__ is not None:
+            detail = f"the request body could not be parsed ({exc.__cause__}); send JSON encoded as UTF-8"
+            exc = StarletteHTTPException(400, detail=detail, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(ContextOverflow)
     async def _context_overflow(_request: Request, exc: ContextOverflow) -> JSONResponse:

@@ -271,12 +271,20 @@ def serve(
         list[Path] | None, typer.Option("--ingest", help="index these paths before serving", exists=True)
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs). SIGTERM stops it gracefully: no new connections, in-flight
+    requests finish (up to RAG_SHUTDOWN_TIMEOUT_S), background jobs stop at a safe point, exit code 0."""
+    import signal
+
     import uvicorn
 
     from api.app import create_app
+    from api.logs import configure_logging
 
     settings = _settings(host=host, port=port)
+    configure_logging(settings.log_format)
+    # uvicorn handles SIGTERM itself while serving, then re-raises it to the handler it found: this one, so a
+    # completed graceful shutdown exits 0 instead of dying by the signal. Before serving it stops at once.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     services = Services.build(settings)
     if ingest_paths:
         counts = _ingest_paths(services, ingest_paths)
@@ -285,7 +293,20 @@ def serve(
             f"{counts.unchanged} unchanged, {counts.failed} failed"
         )
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, services),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,  # our handlers (configure_logging), so uvicorn's lines are JSON too when asked
+        access_log=False,  # the request middleware writes the access line, with route, duration and request id
+        # Streams get RAG_SHUTDOWN_TIMEOUT_S to finish (api/routers/query.py); uvicorn waits a little longer.
+        timeout_graceful_shutdown=settings.shutdown_timeout_s + 5,
+    )
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 sources_app = typer.Typer(help="Folders the index follows: new, changed and deleted files.", no_args_is_help=True)

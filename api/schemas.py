@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from ingest.indexer import IngestOutcome
@@ -106,5 +108,14 @@ class Health(BaseModel):
     prompt_family: str | None
 
 
+class Readiness(BaseModel):
+    status: str = Field(description="ready, or not ready (with status code 503)")
+    checks: dict[str, str] = Field(description="per component (embedder, llm, store, registry): ok, or what is wrong")
+    detail: str | None = Field(default=None, description="when not ready: the components that are not, in a sentence")
+
+
 class ErrorBody(BaseModel):
-    detail: str
+    detail: str | list[dict[str, Any]] = Field(
+        description="what is wrong and what to do about it; for invalid fields (422), FastAPI's list of "
+        "{loc, msg, type} objects, one per field"
+    )

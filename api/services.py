@@ -34,6 +34,23 @@ class Services:
     llm: LLM | None = None
     pipeline: RAGPipeline | None = None
 
+    def readiness(self) -> dict[str, str]:
+        """Each component's state, "ok" or what is wrong: the embedder and the LLM loaded, the chunk store and
+        the registry database answering a trivial query. The API loads the LLM in every process, so a missing
+        one means this process cannot answer questions."""
+        checks = {
+            "embedder": "ok" if self.embedder is not None else "not loaded",
+            "llm": "ok" if self.llm is not None and self.pipeline is not None else "not loaded in this process",
+        }
+        for name, probe in (("store", self.store.count), ("registry", self.registry.count)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # any failure means not ready; the message says which and why
+                log.warning("readiness: %s is not answering: %s", name, exc)
+                checks[name] = f"unreachable: {type(exc).__name__}: {exc}"
+        return checks
+
     @classmethod
     def build(cls, settings: Settings, *, load_llm: bool = True) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

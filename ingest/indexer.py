@@ -29,6 +29,7 @@ from ingest.errors import (
 )
 from ingest.failpoints import failpoint
 from ingest.parsers import parse, supported_suffixes
+from rag import metrics
 from rag.models.embedder import Embedder
 from rag.store.chunks import ChunkStore
 from rag.store.owners import current_owner, owner_alive
@@ -87,6 +88,16 @@ class IngestCounts:
         setattr(self, result.outcome.value, getattr(self, result.outcome.value) + 1)
         if result.outcome is not IngestOutcome.unchanged:
             self.chunks += result.document.chunk_count
+
+
+def _count(result: IngestResult | IngestError) -> None:
+    """Report one document's outcome to the metrics."""
+    if isinstance(result, IngestError):
+        metrics.observe_ingest("failed")
+    elif result.outcome is IngestOutcome.unchanged:
+        metrics.observe_ingest("unchanged")
+    else:
+        metrics.observe_ingest(result.outcome.value, result.document.chunk_count)
 
 
 class FairLock:
@@ -243,9 +254,15 @@ class Indexer:
         return results
 
     def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
-        with self._lock:
-            prepared = self._prepare(data, source)
-            return prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
+        with self._lock, metrics.ingest_timer("single"):
+            try:
+                prepared = self._prepare(data, source)
+                result = prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
+            except IngestError as exc:
+                _count(exc)
+                raise
+            _count(result)
+            return result
 
     def ingest_file(self, path: Path) -> IngestResult:
         return self.ingest_bytes(path.read_bytes(), str(path.resolve()))
@@ -265,6 +282,7 @@ class Indexer:
         pending: list[_Prepared] = []
 
         def report(source: str, result: IngestResult | IngestError) -> None:
+            _count(result)
             if isinstance(result, IngestError):
                 counts.failed += 1
             else:
@@ -278,7 +296,7 @@ class Indexer:
             pending.clear()
             self._lock.yield_to_waiters()
 
-        with self._lock:
+        with self._lock, metrics.ingest_timer("many"):
             for source, read in items:
                 try:
                     data = read()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
 from ingest.sources import Lease, Refresher, RefreshReport, report_fields
+from rag import metrics
 from rag.store.registry import JobError, JobRecord, JobStatus, Registry, SourceRecord, source_lock_name
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,22 @@ class JobRunner:
         job = self.registry.create_job("upload", f"index upload {source}", total=1)
         return job, self._pool.submit(self._run_upload, job.id, data, source)
 
+    def _observe(self, job_id: str, kind: str, started: float) -> None:
+        """Count a job that stopped running, by the status it ended with, and its duration."""
+        try:
+            job = self.registry.get_job(job_id)
+        except Exception:  # counting must never turn a finished job into an error
+            job = None
+        metrics.observe_job(kind, job.status.value if job else "unknown", started)
+
     def _run_upload(self, job_id: str, data: bytes, source: str) -> None:
+        started = time.perf_counter()
+        try:
+            self._index_upload(job_id, data, source)
+        finally:
+            self._observe(job_id, "upload", started)
+
+    def _index_upload(self, job_id: str, data: bytes, source: str) -> None:
         self.registry.update_job(job_id, status=JobStatus.running)
         counts = IngestCounts()
         try:
@@ -87,9 +104,11 @@ class JobRunner:
         lease = Lease(self.registry, source_lock_name(job.source_id), self.lock_ttl_s)
         if not lease.acquire():
             return None
+        started = None
         try:
             if not self.registry.claim_job(job.id):
                 return None
+            started = time.perf_counter()
             source = self.registry.get_source(job.source_id)
             if source is None:
                 self.registry.update_job(
@@ -118,6 +137,8 @@ class JobRunner:
             return self.registry.get_job(job.id)
         finally:
             lease.release()
+            if started is not None:
+                self._observe(job.id, REFRESH, started)
 
     def enqueue_due(self, now: dt.datetime | None = None) -> list[JobRecord]:
         """Queue a refresh for every scheduled source whose interval has passed since its last run ended."""

