@@ -81,7 +81,9 @@ class Services:
         sources = SourceService(registry, jobs, settings.source_roots)
         services = cls(settings, registry, store, embedder, indexer, retriever, jobs, sources)
         if load_llm:
-            services.llm = LLM.load(settings.llm_model, settings.llm_family, settings.llm_device)
+            services.llm = LLM.load(
+                settings.llm_model, settings.llm_family, settings.llm_device, settings.llm_max_batch
+            )
             services.llm.warm_up()
             embedder.embed(["warm up"])
             services.pipeline = RAGPipeline(

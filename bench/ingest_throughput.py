@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N documents")
     parser.add_argument("--batch", type=int, default=64, help="embedding batch size")
     parser.add_argument("--backends", default="openvino,torch")
+    parser.add_argument("--json", type=Path, help="JSON result file (default var/bench/ingest.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -135,10 +136,16 @@ def main() -> None:
     print(f"{'':<20}" + "".join(f"{r['backend']:>26}" for r in results))
     for key in keys:
         print(f"{key:<20}" + "".join(f"{r[key]!s:>26}" for r in results))
+    ratios = {}
     if len(results) == 2:
         a, b = results
         for key in ("docs_per_s", "chunks_per_s", "embed_texts_per_s"):
+            ratios[f"{a['backend']}/{b['backend']} {key}"] = round(a[key] / b[key], 2)
             print(f"ratio {a['backend']}/{b['backend']} {key}: {a[key] / b[key]:.2f}x")
+    from bench.common import write_result
+
+    result = {"corpus": str(args.corpus), "limit": args.limit, "batch": args.batch, "backends": results}
+    print("written to", write_result("ingest", {**result, "ratios": ratios}, args.json))
 
 
 if __name__ == "__main__":

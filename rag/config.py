@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="default", description="'default', a .gguf file or an OpenVINO IR folder")
     llm_family: str = Field(default="auto", description="prompt family, or 'auto' to detect from the model")
     llm_device: str = "CPU"
+    llm_max_batch: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="requests decoded together (continuous batching); 1 is quickest to the first token on a small CPU",
+    )
     embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")
     embedding_backend: Literal["openvino", "torch"] = "openvino"
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)

@@ -3,10 +3,12 @@
 The KV cache and inference run in f32: with the CPU's default u8 KV cache the small default model gives
 different, wrong answers (see ../shared/PLATFORM.md).
 
-Concurrent requests share one continuous-batching pipeline: a single engine thread steps it, and each step
-decodes one token for every running request at once, so four concurrent answers cost far less than four in a
-row (measured in docs/benchmarks.md). A model the batching pipeline cannot load falls back to the plain
-pipeline, one request at a time behind a lock.
+With ``max_batch`` above 1, concurrent requests share one continuous-batching pipeline: a single engine thread
+steps it, and each step decodes one token for every running request at once, so several answers decode for
+little more than the price of one. It is off by default: on this CPU its prefill is far slower than the plain
+pipeline's (a 250-token prompt: ~500 ms to the first token against ~50 ms; docs/benchmarks.md), and a quick
+first token for one user matters more here than throughput under load. With ``max_batch`` 1 (or a model the
+batching pipeline cannot load) the plain pipeline serves one request at a time behind a lock.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ class StopHoldback:
         return delta
 
 
-# Requests decoded together by default; 1 serves one at a time (bench/service.py compares the two).
-DEFAULT_MAX_BATCH = 8
+# Requests decoded together by default; 1 serves one at a time. See the module docstring for why it is 1;
+# bench/service.py and bench/llm.py measure both.
+DEFAULT_MAX_BATCH = 1
 # Plugin properties of every pipeline: f32 KV cache and inference (the u8 default changes answers).
 F32 = {"KV_CACHE_PRECISION": "f32", "INFERENCE_PRECISION_HINT": "f32"}
 

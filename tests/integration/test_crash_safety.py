@@ -86,8 +86,9 @@ def test_kill_at_random_moments_of_a_folder_ingest(tmp_path, model_cache):
         (folder / f"doc{i:02}.md").write_text(f"# Doc {i}\n\n" + f"Sentence {i} about topic {i}. " * 60)
     rng = random.Random(7)
     for _ in range(3):
-        process = subprocess.Popen([str(BIN / "rag"), "ingest", str(folder)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [str(BIN / "rag"), "ingest", str(folder)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(5.0, 9.0))  # model loading takes a few seconds; then it is mid-ingest
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -45,7 +45,9 @@ def test_a_users_chain_with_our_retriever_and_llm(tmp_path, embedder, llm):
     answer = chain.invoke("What is the secret ingredient in the soup?")
     assert "paprika" in answer.lower() and "<|im_end|>" not in answer
 
-    streamed = "".join(OpenVINOLLM(llm=llm, params=GenerationParams(max_new_tokens=12)).stream(
-        llm.family.format(user="Say hello.", system="")
-    ))
+    streamed = "".join(
+        OpenVINOLLM(llm=llm, params=GenerationParams(max_new_tokens=12)).stream(
+            llm.family.format(user="Say hello.", system="")
+        )
+    )
     assert streamed.strip() and "<|im" not in streamed

@@ -60,7 +60,16 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
     ask = run_cli(["ask", "What temperature is the cryostat in lab 4B cooled to?", "--json"], env)
     assert ask.returncode == 0, ask.stderr
     body = json.loads(ask.stdout)
-    assert set(body) == {"answer", "answer_type", "citations", "timings", "trimmed", "evidence_score"}
+    assert set(body) == {
+        "answer",
+        "answer_type",
+        "citations",
+        "timings",
+        "trimmed",
+        "evidence_score",
+        "sentences",
+        "removed",
+    }
     assert "196" in body["answer"]
     assert body["citations"][0]["source"] == str(doc.resolve())
     assert body["citations"][0]["text"] == doc.read_text().strip()
@@ -90,8 +99,9 @@ def test_unmodified_openai_client_gets_a_grounded_answer(live_server):
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{live_server.url}/v1", api_key="not-needed", max_retries=0, timeout=120)
-    httpx.post(f"{live_server.url}/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")},
-               timeout=60)
+    httpx.post(
+        f"{live_server.url}/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")}, timeout=60
+    )
     question = [{"role": "user", "content": "What is the secret ingredient in the Zephyr Kitchen tomato soup?"}]
     reply = client.chat.completions.create(model="default", messages=question)
     assert "paprika" in reply.choices[0].message.content

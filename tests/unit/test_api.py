@@ -111,8 +111,7 @@ def _wait_for_job(client, job_id: str) -> dict:
 
 
 def test_background_upload_returns_a_job_then_the_document(client):
-    r = client.post("/v1/documents", params={"background": True},
-                    files={"file": ("bluefin.txt", FACT, "text/plain")})
+    r = client.post("/v1/documents", params={"background": True}, files={"file": ("bluefin.txt", FACT, "text/plain")})
     assert r.status_code == 202, r.text
     job = r.json()
     assert r.headers["location"] == f"/v1/jobs/{job['id']}" and job["status"] in ("queued", "running", "succeeded")
@@ -163,8 +162,13 @@ def test_streaming_query_sends_deltas_then_verified_answer_then_timings(client):
 
 @pytest.mark.parametrize(
     ("generation", "field"),
-    [({"temperature": 3}, "temperature"), ({"top_p": 0}, "top_p"), ({"max_new_tokens": 0}, "max_new_tokens"),
-     ({"repetition_penalty": 0.5}, "repetition_penalty"), ({"top_k": -1}, "top_k")],
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"repetition_penalty": 0.5}, "repetition_penalty"),
+        ({"top_k": -1}, "top_k"),
+    ],
 )
 def test_generation_settings_out_of_range_are_422_with_the_range(client, generation, field):
     r = client.post("/v1/query", json={"question": "q", "generation": generation})
@@ -184,9 +188,16 @@ def test_retrieve_endpoint_returns_ranked_chunks_without_generating(client, serv
 
 def test_openai_chat_completion(client):
     client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
-    body = {"model": "anything", "messages": [{"role": "system", "content": "be brief"},
-                                              {"role": "user", "content": "When does Project Bluefin ship?"}],
-            "temperature": 0, "n": 1, "presence_penalty": 0}
+    body = {
+        "model": "anything",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "When does Project Bluefin ship?"},
+        ],
+        "temperature": 0,
+        "n": 1,
+        "presence_penalty": 0,
+    }
     r = client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200, r.text
     out = r.json()

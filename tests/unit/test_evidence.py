@@ -108,8 +108,18 @@ def test_select_evidence_uses_the_previous_sentence_for_context():
 
 def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
     text = "# Zephyr Kitchen Notes\n\nThe kitchen closes at 21:30.\n\n## Release 3.2 (14 October 2026)\n\nFixes."
-    chunk = RetrievedChunk(chunk_id="z", document_id="z", version=1, source="z.md", chunk_index=0, start=0,
-                           end=len(text), text=text, score=1, rank=1)
+    chunk = RetrievedChunk(
+        chunk_id="z",
+        document_id="z",
+        version=1,
+        source="z.md",
+        chunk_index=0,
+        start=0,
+        end=len(text),
+        text=text,
+        score=1,
+        rank=1,
+    )
     sentences = split_sentences(chunk)
     assert [(s.text, s.heading) for s in sentences] == [
         ("The kitchen closes at 21:30.", False),
@@ -119,8 +129,18 @@ def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
 
 def test_headings_need_a_clear_lead_to_win():
     text = "# Release 3.2 notes\n\nThe kitchen closes at 21:30."
-    chunk = RetrievedChunk(chunk_id="z", document_id="z", version=1, source="z.md", chunk_index=0, start=0,
-                           end=len(text), text=text, score=1, rank=1)
+    chunk = RetrievedChunk(
+        chunk_id="z",
+        document_id="z",
+        version=1,
+        source="z.md",
+        chunk_index=0,
+        start=0,
+        end=len(text),
+        text=text,
+        score=1,
+        rank=1,
+    )
     sentences = split_sentences(chunk)
     assert [s.heading for s in sentences] == [True, False]
     # the heading is slightly closer to the question, but not by the heading penalty

@@ -92,14 +92,16 @@ def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, mon
     (folder / "broken.txt").write_bytes(b"\xff\xfe not utf-8 \xff")
     calls: list[int] = []
     real_embed = services.embedder.embed
-    monkeypatch.setattr(services.embedder, "embed", lambda texts, batch_size=32: calls.append(len(texts))
-                        or real_embed(texts))
+    monkeypatch.setattr(
+        services.embedder, "embed", lambda texts, batch_size=32: calls.append(len(texts)) or real_embed(texts)
+    )
     services.indexer.batch_size = 3
     seen: dict[str, str] = {}
     counts = services.indexer.ingest_paths(
         iter_files([folder]),
-        lambda source, result: seen.__setitem__(source.rsplit("/", 1)[-1],
-                                                getattr(result, "outcome", type(result).__name__)),
+        lambda source, result: seen.__setitem__(
+            source.rsplit("/", 1)[-1], getattr(result, "outcome", type(result).__name__)
+        ),
     )
     assert (counts.created, counts.unchanged, counts.failed) == (5, 1, 1)
     # copy.txt sorts before note0.txt: it is indexed, and note0.txt is recognised as the same content.
