@@ -14,6 +14,7 @@ from api.routers import documents, health, jobs, openai, query, sources, ui
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
+from rag.models.remote import RemoteLLMError
 from rag.pipeline import ContextOverflow
 
 _FASTAPI_PARSE_ERROR = "There was an error parsing the body"
@@ -61,6 +62,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(ContextOverflow)
     async def _context_overflow(_request: Request, exc: ContextOverflow) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(RemoteLLMError)
+    async def _remote_llm_error(_request: Request, exc: RemoteLLMError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
 
     app.include_router(health.router)
     app.include_router(documents.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 
 from api.services import Services
+from rag.models.llm import LanguageModel
 from rag.pipeline import RAGPipeline
 
 
@@ -17,3 +18,10 @@ def get_pipeline(request: Request) -> RAGPipeline:
     if pipeline is None:
         raise HTTPException(status_code=503, detail="the language model is not loaded in this process")
     return pipeline
+
+
+def get_llm(request: Request) -> LanguageModel:
+    llm = get_services(request).llm
+    if llm is None:
+        raise HTTPException(status_code=503, detail="the language model is not loaded in this process")
+    return llm

@@ -12,7 +12,8 @@ from ingest.source_service import SourceService
 from rag.config import Settings
 from rag.keyword import KeywordIndex
 from rag.models.embedder import Embedder
-from rag.models.llm import LLM
+from rag.models.llm import LLM, LanguageModel
+from rag.models.remote import RemoteLLM
 from rag.pipeline import RAGPipeline
 from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
@@ -31,17 +32,19 @@ class Services:
     retriever: Retriever
     jobs: JobRunner
     sources: SourceService
-    llm: LLM | None = None
+    llm: LanguageModel | None = None
     pipeline: RAGPipeline | None = None
 
     def readiness(self) -> dict[str, str]:
         """Each component's state, "ok" or what is wrong: the embedder and the LLM loaded, the chunk store and
         the registry database answering a trivial query. The API loads the LLM in every process, so a missing
-        one means this process cannot answer questions."""
+        one means this process cannot answer questions; a remote LLM (RAG_LLM_URL) must answer its /models."""
         checks = {
             "embedder": "ok" if self.embedder is not None else "not loaded",
             "llm": "ok" if self.llm is not None and self.pipeline is not None else "not loaded in this process",
         }
+        if isinstance(self.llm, RemoteLLM):
+            checks["llm"] = self.llm.check()
         for name, probe in (("store", self.store.count), ("registry", self.registry.count)):
             try:
                 probe()
@@ -81,8 +84,10 @@ class Services:
         sources = SourceService(registry, jobs, settings.source_roots)
         services = cls(settings, registry, store, embedder, indexer, retriever, jobs, sources)
         if load_llm:
-            services.llm = LLM.load(
-                settings.llm_model, settings.llm_family, settings.llm_device, settings.llm_max_batch
+            services.llm = (
+                RemoteLLM.from_settings(settings)
+                if settings.llm_url
+                else LLM.load(settings.llm_model, settings.llm_family, settings.llm_device, settings.llm_max_batch)
             )
             services.llm.warm_up()
             embedder.embed(["warm up"])

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +56,33 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="requests decoded together (continuous batching); 1 is quickest to the first token on a small CPU",
+    )
+    # A remote LLM: any OpenAI-compatible server generates instead of the in-process model (docs/deploy.md).
+    llm_url: str | None = Field(
+        default=None,
+        description="API base of an OpenAI-compatible server (http://host:port/v1; /v3 for OpenVINO Model Server); "
+        "set, it generates the answers and no model is loaded in process",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="sent to RAG_LLM_URL as `Authorization: Bearer`")
+    llm_remote_model: str | None = Field(
+        default=None, description="model name to ask RAG_LLM_URL for; unset: the first one its /models lists"
+    )
+    llm_remote_api: Literal["completions", "chat"] = Field(
+        default="completions",
+        description="completions: our family template and stops, sent as a prompt (preferred); chat: messages, for "
+        "servers that only offer chat completions (the server's chat template applies)",
+    )
+    llm_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="how long to wait for the remote LLM's next bytes (504 after)"
+    )
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0, le=600, description="how long to wait for a connection")
+    llm_tokenizer: str | None = Field(
+        default=None,
+        description="tokenizer to count a remote model's prompt tokens with: 'default' (the bundled SmolLM2), a .gguf "
+        "file or an OpenVINO IR folder; unset: a conservative estimate from the text's length",
+    )
+    llm_context_window: int | None = Field(
+        default=None, ge=256, le=1_048_576, description="the remote model's window in tokens; unset: its family's"
     )
     embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")
     embedding_backend: Literal["openvino", "torch"] = "openvino"
@@ -102,6 +129,19 @@ class Settings(BaseSettings):
     source_roots: list[Path] | None = Field(
         default=None, description="folders that sources must lie under, as a JSON list (unset: any readable folder)"
     )
+
+    @field_validator("llm_url", "llm_api_key", "llm_remote_model", "llm_tokenizer", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v):
+        """An empty variable means unset: compose files pass `RAG_LLM_URL: ${RAG_LLM_URL:-}` through."""
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("llm_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"llm_url must be an http(s) URL such as http://host:8000/v1, not {v!r}")
+        return v.rstrip("/") if v else v
 
     @field_validator("chunk_overlap")
     @classmethod

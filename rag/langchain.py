@@ -1,7 +1,8 @@
 """LangChain faces over the same code, so users can put our retriever and model into their own chains.
 
 ``DocumentRetriever`` is a ``BaseRetriever`` returning LangChain ``Document``s (chunk text plus all provenance
-in ``metadata``); ``OpenVINOLLM`` is a LangChain ``LLM`` over the service's model, with its stop strings.
+in ``metadata``); ``OpenVINOLLM`` is a LangChain ``LLM`` over the service's model (in process or remote), with its stop
+strings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from langchain_core.outputs import GenerationChunk
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from rag.models.llm import LLM, GenerationParams
+from rag.models.llm import GenerationParams, LanguageModel
 from rag.retrieval import RetrievalOptions, Retriever
 
 
@@ -37,7 +38,7 @@ class OpenVINOLLM(LangChainLLM):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    llm: LLM
+    llm: LanguageModel
     params: GenerationParams = Field(default_factory=GenerationParams)
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 from rag import metrics
 from rag.citations import answer_sentences, strip_invalid_markers, to_citation
 from rag.evidence import Evidence, Sentence, check_support, embedding_texts, select_evidence, split_sentences
-from rag.models.llm import LLM, GenerationParams
+from rag.models.llm import GenerationParams, LanguageModel
 from rag.prompts import build_rag_prompt
 from rag.retrieval import RetrievalOptions, Retriever
 from rag.types import Answer, AnswerType, Citation, RetrievedChunk, SentenceSupport, Timings
@@ -36,7 +36,7 @@ class RAGPipeline:
     def __init__(
         self,
         retriever: Retriever,
-        llm: LLM,
+        llm: LanguageModel,
         default_top_k: int,
         default_max_new_tokens: int,
         evidence_sentences: int = 3,

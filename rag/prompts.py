@@ -8,6 +8,7 @@ off) so that every family, including those whose checkpoints ship no chat templa
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,16 @@ class PromptFamily:
     @property
     def stop_strings(self) -> tuple[str, ...]:
         return self.stop + self.extra_stop
+
+    def parse(self, prompt: str) -> tuple[str, str] | None:
+        """Split a prompt this family formatted back into (system, user), or None if it is not one of ours.
+
+        A remote server that only offers chat completions takes messages, not a formatted prompt."""
+        pattern = ""
+        for literal, name, _spec, _conversion in string.Formatter().parse(self.template):
+            pattern += re.escape(literal) + (f"(?P<{name}>.*?)" if name else "")
+        match = re.fullmatch(pattern, prompt, re.DOTALL)
+        return (match["system"], match["user"]) if match else None
 
 
 FAMILIES: dict[str, PromptFamily] = {

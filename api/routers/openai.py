@@ -1,9 +1,15 @@
-"""OpenAI-compatible chat completions, so existing OpenAI clients and tools can ask the service.
+"""OpenAI-compatible endpoints, so existing OpenAI clients and tools can use the service.
 
-The last user message is the question; the answer is the same grounded, verified answer as /v1/query, and the
-response also carries ``sources`` (the citations) and ``answer_type``. When streaming, the model's text is sent
-as it is generated; if verification then rejects it, a last delta says so and quotes the supporting evidence,
-so a client that only concatenates deltas still ends with a checkable answer.
+``/v1/chat/completions`` is RAG: the last user message is the question; the answer is the same grounded,
+verified answer as /v1/query, and the response also carries ``sources`` (the citations) and ``answer_type``.
+When streaming, the model's text is sent as it is generated; if verification then rejects it, a last delta says
+so and quotes the supporting evidence, so a client that only concatenates deltas still ends with a checkable
+answer.
+
+``/v1/completions`` is plain generation from a prompt with the loaded model, no retrieval: what OpenVINO Model
+Server, vLLM and llama.cpp's server offer, so one instance can be another's remote LLM (``RAG_LLM_URL``).
+The prompt is sent as given (format it in the model's family template); the family's own stop strings always
+apply, besides the request's ``stop``. ``/v1/models`` lists the one model.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import get_pipeline, get_services
+from api.deps import get_llm, get_pipeline, get_services
 from api.schemas import ErrorBody
 from api.services import Services
-from rag.models.llm import GenerationParams
+from rag import metrics
+from rag.models.llm import GenerationParams, LanguageModel
 from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions
 from rag.types import Citation
@@ -139,6 +146,137 @@ def chat_completions(
                     yield chunk({"content": text})
                 sources = [Citation(**c).model_dump() for c in final["citations"]]
                 yield chunk({}, "stop", sources=sources, answer_type=final["answer_type"])
+        yield {"data": "[DONE]"}
+
+    return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)
+
+
+@router.get("/models", summary="OpenAI-compatible model list: the one model this service generates with")
+def models(llm: LanguageModel = Depends(get_llm)) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": llm.name, "object": "model", "created": 0, "owned_by": "rag-service", "family": llm.family.name}
+        ],
+    }
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class CompletionRequest(BaseModel):
+    """OpenAI's completion request, with vLLM's ``top_k`` and ``repetition_penalty``; one prompt, one choice."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: str | None = None
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)] = Field(
+        description="the whole prompt, already in the model's template (GET /healthz names its prompt_family)"
+    )
+    max_tokens: int | None = Field(default=None, ge=1, le=4096, description="default: RAG_MAX_NEW_TOKENS")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=-1, le=1000, description="sampling top-k; 0 or -1: off")
+    repetition_penalty: float | None = Field(default=None, ge=1.0, le=2.0)
+    stop: str | Annotated[list[str], Field(max_length=16)] | None = None
+    n: int = Field(default=1, ge=1, le=1, description="only 1")
+    echo: Literal[False] = Field(default=False, description="not supported")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+    def text(self) -> str:
+        prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+        if not prompt:
+            raise HTTPException(status_code=422, detail="prompt must not be empty")
+        return prompt
+
+    def params(self, llm: LanguageModel, default_max_new_tokens: int) -> GenerationParams:
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        # The family's stops apply anyway; a client that sends them too (a remote RAG_LLM_URL does) does not use up
+        # GenerationParams' 8 places. Up to 16 are accepted here, as vLLM and llama.cpp take long lists.
+        stops = [s for s in dict.fromkeys(stops) if s and s not in llm.family.stop_strings]
+        params = GenerationParams(
+            max_new_tokens=self.max_tokens or default_max_new_tokens,
+            temperature=self.temperature or 0.0,
+            top_p=self.top_p or 1.0,
+            top_k=max(self.top_k or 0, 0),
+            repetition_penalty=self.repetition_penalty or 1.0,
+        )
+        return params.model_copy(update={"stop": stops})
+
+
+@router.post(
+    "/completions",
+    summary="OpenAI-compatible text completion: plain generation from a prompt, without retrieval",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or server-sent chunks with stream=true"},
+        422: {"model": ErrorBody, "description": "invalid fields, or a prompt too long for the model's window"},
+    },
+)
+def completions(
+    body: CompletionRequest, llm: LanguageModel = Depends(get_llm), services: Services = Depends(get_services)
+):
+    prompt = body.text()
+    params = body.params(llm, services.settings.max_new_tokens)
+    prompt_tokens = llm.count_tokens(prompt)
+    if prompt_tokens + params.max_new_tokens > llm.context_window:
+        raise HTTPException(
+            status_code=422,
+            detail=f"the prompt has {prompt_tokens} tokens; with max_tokens={params.max_new_tokens} that exceeds the "
+            f"model's window of {llm.context_window} tokens: shorten the prompt or lower max_tokens",
+        )
+    model = body.model or llm.name
+    completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def usage(completion_tokens: int) -> dict[str, int]:
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+    if not body.stream:
+        generation = llm.generate(prompt, params)
+        metrics.observe_generation(generation.prompt_tokens, generation.generated_tokens)
+        finish = "length" if generation.generated_tokens >= params.max_new_tokens else "stop"
+        return _envelope(
+            model,
+            completion_id,
+            created,
+            object="text_completion",
+            choices=[{"index": 0, "text": generation.text, "finish_reason": finish, "logprobs": None}],
+            usage=usage(generation.generated_tokens),
+        )
+
+    def chunk(text: str, finish: str | None = None, **extra: Any) -> dict[str, str]:
+        choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        payload = _envelope(model, completion_id, created, object="text_completion", choices=[choice], **extra)
+        return {"data": json.dumps(payload, ensure_ascii=False)}
+
+    deltas = llm.stream(prompt, params)
+    # The first delta is taken before the 200 goes out, so a model that fails (a remote one that is down) gets
+    # its status and message rather than a stream that breaks off.
+    first = next(deltas, None)
+
+    def events():
+        pieces = [] if first is None else [first]
+        if first is not None:
+            yield chunk(first)
+        for delta in deltas:
+            pieces.append(delta)
+            yield chunk(delta)
+        text = "".join(pieces).strip()
+        generated = llm.count_tokens(text) if text else 0
+        metrics.observe_generation(prompt_tokens, generated)
+        yield chunk("", "length" if generated >= params.max_new_tokens else "stop")
+        if body.stream_options and body.stream_options.include_usage:
+            yield {
+                "data": json.dumps(
+                    _envelope(
+                        model, completion_id, created, object="text_completion", choices=[], usage=usage(generated)
+                    )
+                )
+            }
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)

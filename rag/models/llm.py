@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +53,37 @@ class Generation:
     generated_tokens: int
     first_token_ms: float | None
     total_ms: float
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What the pipeline needs of a model. ``LLM`` (in process) and ``RemoteLLM`` (an OpenAI-compatible server,
+    rag/models/remote.py) both have this face: prompts formatted for ``family``, its stop strings enforced."""
+
+    family: PromptFamily
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def context_window(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, prompt: str, params: GenerationParams | None = None) -> Generation: ...
+
+    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]: ...
+
+    def warm_up(self) -> None: ...
+
+
+def cut_at_stops(text: str, stops: list[str] | tuple[str, ...]) -> str:
+    """The text before the first stop string in it, stripped."""
+    for stop in stops:
+        cut = text.find(stop) if stop else -1
+        if cut != -1:
+            text = text[:cut]
+    return text.strip()
 
 
 class StopHoldback:
@@ -314,11 +346,7 @@ class LLM:
 
     def _clean(self, text: str, params: GenerationParams) -> str:
         """Cut at any stop string the runtime let through (it can, when one arrives split across tokens)."""
-        for stop in (*self.family.stop_strings, *params.stop):
-            cut = text.find(stop)
-            if cut != -1:
-                text = text[:cut]
-        return text.strip()
+        return cut_at_stops(text, (*self.family.stop_strings, *params.stop))
 
     def generate(self, prompt: str, params: GenerationParams | None = None) -> Generation:
         params = params or GenerationParams()
