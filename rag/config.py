@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         default=None, description="Exported model cache; defaults to DATA_DIR/cache. Safe to share."
     )
+    registry_url: str = Field(
+        default="",
+        validate_default=True,
+        description="SQLAlchemy URL of the document registry: SQLite under DATA_DIR by default, or PostgreSQL "
+        "(postgresql://user:password@host/db) for processes on several machines",
+    )
 
     # HTTP server.
     host: str = "127.0.0.1"
@@ -143,6 +149,18 @@ class Settings(BaseSettings):
             raise ValueError(f"llm_url must be an http(s) URL such as http://host:8000/v1, not {v!r}")
         return v.rstrip("/") if v else v
 
+    @field_validator("registry_url")
+    @classmethod
+    def _registry_url(cls, v: str, info) -> str:
+        """Empty: SQLite in the data directory. A PostgreSQL URL without a driver gets psycopg (installed), not
+        SQLAlchemy's default psycopg2 (not installed)."""
+        if not v:
+            return f"sqlite:///{info.data.get('data_dir', Path('var')) / 'registry.sqlite3'}"
+        scheme, sep, rest = v.partition("://")
+        if sep and scheme in ("postgres", "postgresql"):
+            return f"postgresql+psycopg://{rest}"
+        return v
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info) -> int:
@@ -176,7 +194,3 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
-
-    @property
-    def registry_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'registry.sqlite3'}"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import fake_services
+from tests.postgres import PostgresCluster, server_binaries
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +27,16 @@ def services(tmp_path: Path):
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One exported-model cache for the whole run, as a deployment would keep one."""
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server on loopback for the whole run (see tests/postgres.py)."""
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run `make postgres`")
+    cluster = PostgresCluster(binaries)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

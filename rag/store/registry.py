@@ -1,7 +1,9 @@
 """The document registry: which documents exist, their content hash, current version and status.
 
 SQLAlchemy Core over SQLite by default; the schema uses only portable types so the same code runs on
-PostgreSQL when the deployment needs a shared registry.
+PostgreSQL (``postgresql+psycopg://``) when the deployment needs a registry shared across machines. What
+differs between the two is kept here: SQLite's pragmas, PostgreSQL's schema lock at start-up, zone-aware
+times, and the upsert statement of each dialect.
 
 Visibility rule: a chunk in the vector store is visible only if its (document_id, version) is the document's
 ``version`` here and the document is ``ready``. Swapping a version is therefore one row update, which is what
@@ -11,6 +13,7 @@ makes re-ingestion atomic for readers.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterable
 from enum import Enum
@@ -35,8 +38,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.schema import CreateColumn
 
 from rag.store.owners import current_owner, owner_alive
@@ -47,7 +51,7 @@ documents = Table(
     "documents",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("source", String(1024), nullable=False, index=True),
+    Column("source", String(4096), nullable=False, index=True),  # an upload's name or a folder file's path
     Column("content_hash", String(64), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),
@@ -134,7 +138,8 @@ class DocumentStatus(str, Enum):
 
 
 class DocumentRecord(BaseModel):
-    """A registry row. Times are UTC; SQLite stores them without a zone, so naive values are read as UTC."""
+    """A registry row. Times are UTC: SQLite stores them without a zone, so naive values are read as UTC, and
+    PostgreSQL returns them in the session's zone, so aware values are converted."""
 
     id: str
     source: str
@@ -150,7 +155,7 @@ class DocumentRecord(BaseModel):
     @field_validator("created_at", "updated_at")
     @classmethod
     def _utc(cls, value: dt.datetime) -> dt.datetime:
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return _as_utc(value)
 
 
 class JobStatus(str, Enum):
@@ -185,7 +190,7 @@ class JobRecord(BaseModel):
     @field_validator("created_at", "started_at", "finished_at")
     @classmethod
     def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return None if value is None else _as_utc(value)
 
 
 class SourceRecord(BaseModel):
@@ -221,7 +226,19 @@ def source_lock_name(source_id: str) -> str:
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    """Naive values (SQLite) are UTC; aware ones (PostgreSQL, in the session's zone) are converted to it."""
+    return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _clip(value: str, limit: int) -> str:
+    """Free text (job descriptions, parse errors) cut to its column: PostgreSQL enforces VARCHAR lengths and
+    refuses NUL characters, SQLite does neither."""
+    value = value.replace("\x00", "")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# Any constant: the transaction-scoped advisory lock that serialises schema set-up of processes starting together.
+_SCHEMA_LOCK_KEY = 0x5241_4752  # "RAGR"
 
 
 def _now() -> dt.datetime:
@@ -235,22 +252,41 @@ def new_document_id() -> str:
 class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
-        self._add_missing_columns()
+        for attempt in range(3):
+            try:
+                self._set_up()
+                break
+            except (OperationalError, IntegrityError):
+                # SQLite has no schema lock: a process starting beside this one can create a table or column
+                # between this one's check and its CREATE ("already exists"); the next pass finds it there.
+                if engine.dialect.name != "sqlite" or attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _set_up(self) -> None:
+        """Tables, columns added since, and the generation row, in one transaction."""
+        engine = self.engine
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Processes starting together would both find a table missing and both create it (a unique
+                # violation in the catalogue); DDL is transactional here, so one lock makes set-up one step.
+                conn.execute(select(text("pg_advisory_xact_lock(:key)")), {"key": _SCHEMA_LOCK_KEY})
+            metadata.create_all(conn)
+            self._add_missing_columns(conn)
             if conn.execute(select(state.c.value).where(state.c.key == "generation")).first() is None:
                 conn.execute(insert(state).values(key="generation", value=0))
 
-    def _add_missing_columns(self) -> None:
+    @staticmethod
+    def _add_missing_columns(conn: Connection) -> None:
         """Columns added since a registry was created: nullable, so adding them is all a migration needs."""
-        existing = inspect(self.engine)
-        with self.engine.begin() as conn:
-            for table in metadata.sorted_tables:
-                have = {c["name"] for c in existing.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in have:
-                        ddl = CreateColumn(column).compile(dialect=self.engine.dialect)
-                        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+        existing = inspect(conn)
+        quote = conn.dialect.identifier_preparer
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    ddl = CreateColumn(column).compile(dialect=conn.dialect)
+                    conn.execute(text(f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {ddl}"))
 
     @staticmethod
     def _bump(conn) -> None:
@@ -263,7 +299,8 @@ class Registry:
 
     @classmethod
     def from_url(cls, url: str) -> Registry:
-        engine = create_engine(url)
+        # pre_ping: a pooled connection to a database server that restarted is replaced, not handed out broken.
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if engine.dialect.name == "sqlite":
             if engine.url.database and engine.url.database != ":memory:":
                 Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -416,7 +453,7 @@ class Registry:
             "id": uuid.uuid4().hex,
             "kind": kind,
             "status": JobStatus.queued.value,
-            "description": description,
+            "description": _clip(description, 1024),
             "total": total,
             "done": 0,
             "counts": {},
@@ -601,7 +638,16 @@ class Registry:
 
     def put_source_file(self, record: SourceFile) -> None:
         values = record.model_dump()
+        if values["error"] is not None:
+            values["error"] = _clip(values["error"], 2048)
+        keys = ("source_id", "path")
         with self.engine.begin() as conn:
+            dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+            if dialect is not None:  # one statement: no window for another writer between a miss and an insert
+                stmt = dialect.insert(source_files).values(**values)
+                rest = {k: v for k, v in values.items() if k not in keys}
+                conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=rest))
+                return
             done = conn.execute(
                 update(source_files)
                 .where(source_files.c.source_id == record.source_id, source_files.c.path == record.path)

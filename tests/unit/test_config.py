@@ -22,6 +22,16 @@ def test_environment_overrides_with_prefix(monkeypatch):
     assert s.registry_url == "sqlite:////srv/rag/registry.sqlite3"
 
 
+def test_registry_url_defaults_to_sqlite_and_postgres_gets_psycopg(monkeypatch):
+    monkeypatch.setenv("RAG_DATA_DIR", "/srv/rag")
+    assert Settings(registry_url="").registry_url == "sqlite:////srv/rag/registry.sqlite3"
+    monkeypatch.setenv("RAG_REGISTRY_URL", "postgresql://rag:secret@db:5432/rag")
+    assert Settings().registry_url == "postgresql+psycopg://rag:secret@db:5432/rag"
+    assert Settings(registry_url="postgres://db/rag").registry_url == "postgresql+psycopg://db/rag"
+    url = "postgresql+psycopg://db/rag"
+    assert Settings(registry_url=url).registry_url == url
+
+
 def test_toml_file_below_environment(tmp_path, monkeypatch):
     config = tmp_path / "rag.toml"
     config.write_text('top_k = 7\nport = 8100\ncollection = "team-docs"\n')
