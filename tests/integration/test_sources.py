@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from ingest.failpoints import REFRESH_POINTS
-from tests.integration.conftest import BIN, LiveServer, free_port, run_cli, service_env
+from tests.integration.conftest import BIN, LiveServer, run_cli, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -214,34 +214,6 @@ def test_kill_during_a_refresh_then_the_next_run_finishes(point, tmp_path, model
 
 
 # --- a separate worker process beside the API, sharing a Chroma server -------------------------------------
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen(
-        [str(BIN / "chroma"), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError((tmp_path / "chroma.log").read_text())
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def test_a_worker_process_runs_refreshes_for_the_api(tmp_path, model_cache, chroma_server):
