@@ -119,6 +119,10 @@ def test_docker_compose_config_with_the_ovms_profile():
     assert sorted(config["services"]) == ["api", "chroma", "ovms"]
     env = config["services"]["api"]["environment"]
     assert env["RAG_LLM_URL"] == "http://ovms:8000/v3" and env["RAG_LLM_REMOTE_MODEL"] == "llm"
+    assert "--source_model=llm" in config["services"]["ovms"]["command"]
+    named = _config(COMPOSE_PROFILES="ovms", OVMS_MODEL="dolly-v2-3b-int8")
+    assert named["services"]["api"]["environment"]["RAG_LLM_REMOTE_MODEL"] == "dolly-v2-3b-int8"
+    assert "--source_model=dolly-v2-3b-int8" in named["services"]["ovms"]["command"]
     other = _config(RAG_LLM_URL="http://vllm:8000/v1", RAG_LLM_REMOTE_MODEL="qwen")
     assert other["services"]["api"]["environment"]["RAG_LLM_URL"] == "http://vllm:8000/v1"
     assert "ovms" not in other["services"]
