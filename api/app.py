@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import documents, health, jobs, openai, query, sources, ui
+from api.routers import documents, health, jobs, keys, openai, query, sources, ui
 from api.services import Services
 from ingest.errors import IngestError
 from rag.config import Settings
@@ -18,6 +19,7 @@ from rag.models.remote import RemoteLLMError
 from rag.pipeline import ContextOverflow
 
 _FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -28,6 +30,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if getattr(app.state, "services", None) is None:
             app.state.services = Services.build(settings or Settings())
         services: Services = app.state.services
+        if services.settings.auth:
+            # First start with auth on: an admin key in DATA_DIR/admin-key (mode 0600), so `make run` just works.
+            services.keys.ensure_admin_key(services.settings.admin_key_path)
+        else:
+            log.warning("RAG_AUTH=false: the /v1 API needs no key; anyone who can reach this port can use it")
         if services.settings.scheduler:
             services.jobs.start_scheduler(services.settings.scheduler_tick_s, watch=services.settings.watch)
         yield
@@ -73,6 +80,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(sources.router)
     app.include_router(query.router)
     app.include_router(openai.router)
+    app.include_router(keys.router)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
     return app

@@ -17,7 +17,8 @@ from api.services import Services
 from ingest.errors import IngestError
 from ingest.indexer import IngestCounts, IngestOutcome, IngestResult, iter_files
 from rag.config import Settings
-from rag.store.registry import JobStatus
+from rag.keys import ALL_COLLECTIONS, SCOPES, InvalidKeyRequest, KeyService, check_collection
+from rag.store.registry import DEFAULT_COLLECTION, JobStatus, Registry
 
 app = typer.Typer(help="Self-hosted RAG: answers from your documents, with citations.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -27,7 +28,7 @@ def _settings(**overrides) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _ingest_paths(services: Services, paths: list[Path]) -> IngestCounts:
+def _ingest_paths(services: Services, paths: list[Path], collection: str = DEFAULT_COLLECTION) -> IngestCounts:
     files = list(iter_files(paths))
     started = time.perf_counter()
     chunks = 0
@@ -52,7 +53,7 @@ def _ingest_paths(services: Services, paths: list[Path]) -> IngestCounts:
             done = progress.tasks[0].completed + 1
             progress.update(task, advance=1, rate=f"{done / elapsed:.1f} files/s, {chunks / elapsed:.1f} chunks/s")
 
-        return services.indexer.ingest_paths(files, on_result)
+        return services.indexer.ingest_paths(files, on_result, collection)
 
 
 @app.command()
@@ -68,11 +69,26 @@ def prepare() -> None:
     )
 
 
+def _collection(name: str) -> str:
+    try:
+        return check_collection(name)
+    except InvalidKeyRequest as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+CollectionOption = Annotated[
+    str, typer.Option(help="the collection (tenant) to work in; see docs/security.md", callback=_collection)
+]
+
+
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders to index", exists=True)]) -> None:
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to index", exists=True)],
+    collection: CollectionOption = DEFAULT_COLLECTION,
+) -> None:
     """Index files and folders (new files are added, changed ones get a new version)."""
     services = Services.build(_settings(), load_llm=False)
-    counts = _ingest_paths(services, paths)
+    counts = _ingest_paths(services, paths, collection)
     console.print(
         f"{counts.created} added, {counts.updated} updated, {counts.unchanged} unchanged, "
         f"{counts.failed} failed; {counts.chunks} chunks written"
@@ -101,11 +117,12 @@ def ask(
     question: Annotated[str, typer.Argument(help="the question")],
     top_k: Annotated[int | None, typer.Option(min=1, max=50, help="chunks to retrieve")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON object")] = False,
+    collection: CollectionOption = DEFAULT_COLLECTION,
 ) -> None:
     """Answer a question from the indexed documents."""
     services = Services.build(_settings())
     assert services.pipeline is not None
-    answer = services.pipeline.answer(question, top_k=top_k)
+    answer = services.pipeline.answer(question, top_k=top_k, collection=collection)
     if as_json:
         typer.echo(json.dumps(answer.model_dump(), indent=2, ensure_ascii=False))
         return
@@ -324,11 +341,14 @@ def sources_add(
     include: Annotated[list[str] | None, typer.Option(help="glob of files to take (repeatable; default **/*)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="glob of files to leave out (repeatable)")] = None,
     interval: Annotated[int | None, typer.Option(min=10, help="refresh every this many seconds")] = None,
+    collection: CollectionOption = DEFAULT_COLLECTION,
 ) -> None:
     """Register a folder; `rag sources refresh` (or the service's scheduler) indexes it."""
     services = Services.build(_settings(), load_llm=False)
     try:
-        source, _ = services.sources.add(str(path.resolve()), include, exclude, interval, refresh=False)
+        source, _ = services.sources.add(
+            str(path.resolve()), include, exclude, interval, refresh=False, collection=collection
+        )
     except IngestError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(source.model_dump(mode="json"), indent=2))
@@ -405,6 +425,62 @@ def worker(
         threading.Thread(target=services.jobs.watch, args=(settings.scheduler_tick_s,), daemon=True).start()
     services.jobs.serve(settings.scheduler_tick_s)
     console.print("worker stopped")
+
+
+keys_app = typer.Typer(help="API keys for the HTTP API (docs/security.md).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _keys() -> KeyService:
+    """Only the registry: managing keys loads no model."""
+    return KeyService(Registry.from_url(_settings().registry_url))
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[str, typer.Option(help=f"one of {', '.join(SCOPES)}; each includes the ones before it")],
+    collection: Annotated[
+        str, typer.Option(help=f"the collection the key may use; {ALL_COLLECTIONS} (admin keys only): every one")
+    ] = DEFAULT_COLLECTION,
+    name: Annotated[str | None, typer.Option(help="what the key is for, shown in listings")] = None,
+) -> None:
+    """Make a key and print it (on stdout, once: only its hash is stored)."""
+    if collection == ALL_COLLECTIONS and scope != "admin":
+        _fail("only admin keys can be for every collection (*); name one with --collection")
+    try:
+        record, token = _keys().create(scope, collection, name)
+    except InvalidKeyRequest as exc:
+        _fail(str(exc))
+    console.print(
+        f"made {record.scope} key {record.prefix}... for collection {record.collection}; it is printed once, below. "
+        "Send it as 'Authorization: Bearer <key>'.",
+        highlight=False,
+    )
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(
+    revoked: Annotated[bool, typer.Option("--revoked", help="also list revoked keys")] = False,
+) -> None:
+    """Keys by prefix, scope and collection (never the keys themselves)."""
+    for key in _keys().list(include_revoked=revoked):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        typer.echo(
+            f"{key.prefix}  {key.scope:<5}  {key.collection:<20}  {state:<24}  "
+            f"created {key.created_at:%Y-%m-%d %H:%M}  {key.name or ''}".rstrip()
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="the key's prefix as listed (rag_ and 8 characters) or id")],
+) -> None:
+    """Revoke a key: requests with it get 401 from then on, in every process sharing the registry."""
+    service = _keys()
+    key = service.find(prefix) or _fail(f"no active key with prefix or id {prefix!r} (see `rag keys list`)")
+    service.revoke(key)
+    console.print(f"revoked {key.prefix}... ({key.scope}, collection {key.collection})", highlight=False)
 
 
 model_app = typer.Typer(help="Bring your own model: export a local checkpoint for the service.", no_args_is_help=True)

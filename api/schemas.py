@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ingest.indexer import IngestOutcome
 from rag.models.llm import GenerationParams
 from rag.retrieval import RetrievalOptions
-from rag.store.registry import DocumentRecord, JobRecord, SourceRecord
+from rag.store.registry import ApiKeyRecord, DocumentRecord, JobRecord, SourceRecord
 from rag.types import Answer, ChunkRecord, RetrievedChunk, Timings
 
 
@@ -119,3 +119,26 @@ class ErrorBody(BaseModel):
         description="what is wrong and what to do about it; for invalid fields (422), FastAPI's list of "
         "{loc, msg, type} objects, one per field"
     )
+
+
+class KeyCreate(BaseModel):
+    scope: Literal["read", "write", "admin"] = Field(description="read; write (also read); admin (also write, keys)")
+    collection: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the collection the key may use, or * for every collection (admin keys of every collection "
+        "only); default: the caller's collection",
+    )
+    name: str | None = Field(default=None, max_length=256, description="what the key is for")
+
+
+class KeyOut(ApiKeyRecord):
+    pass
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the key itself: shown this once, stored nowhere; send as `Authorization: Bearer`")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]

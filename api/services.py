@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
 from ingest.source_service import SourceService
 from rag.config import Settings
+from rag.keys import KeyService
 from rag.keyword import KeywordIndex
 from rag.models.embedder import Embedder
 from rag.models.llm import LLM, LanguageModel
@@ -34,6 +36,11 @@ class Services:
     sources: SourceService
     llm: LanguageModel | None = None
     pipeline: RAGPipeline | None = None
+
+    @cached_property
+    def keys(self) -> KeyService:
+        """API keys, kept in the registry."""
+        return KeyService(self.registry)
 
     def readiness(self) -> dict[str, str]:
         """Each component's state, "ok" or what is wrong: the embedder and the LLM loaded, the chunk store and

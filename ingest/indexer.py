@@ -33,7 +33,7 @@ from rag import metrics
 from rag.models.embedder import Embedder
 from rag.store.chunks import ChunkStore
 from rag.store.owners import current_owner, owner_alive
-from rag.store.registry import DocumentRecord, DocumentStatus, Registry, new_document_id
+from rag.store.registry import DEFAULT_COLLECTION, DocumentRecord, DocumentStatus, Registry, new_document_id
 from rag.types import ChunkRecord
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class _Prepared:
     size_bytes: int
     records: list[ChunkRecord]
     replaces: bool  # a previous version exists
+    collection: str
 
 
 @dataclass
@@ -179,19 +180,20 @@ class Indexer:
         if size > self.max_bytes:
             raise FileTooLarge(f"{source} is {size} bytes; the limit is {self.max_bytes} bytes (RAG_MAX_UPLOAD_BYTES)")
 
-    def _prepare(self, data: bytes, source: str) -> _Prepared | IngestResult:
-        """Parse and chunk; returns the existing document instead when the content is already indexed."""
+    def _prepare(self, data: bytes, source: str, collection: str) -> _Prepared | IngestResult:
+        """Parse and chunk; returns the existing document instead when the content is already indexed in
+        ``collection`` (documents, their sources and deduplication are per collection)."""
         self.check_size(len(data), source)
         parsed = parse(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
-        same = self.registry.find_by_hash(content_hash)
+        same = self.registry.find_by_hash(content_hash, collection)
         if same is not None:
             return IngestResult(same, IngestOutcome.unchanged)
         chunks = self.chunker.split(parsed)
         if not chunks:
             raise EmptyDocument(f"{source} produced no chunks to index")
 
-        previous = self.registry.find_by_source(source)
+        previous = self.registry.find_by_source(source, collection)
         if previous is None:
             document_id = new_document_id()
             self.registry.create(
@@ -200,6 +202,7 @@ class Indexer:
                 content_hash=content_hash,
                 media_type=parsed.media_type,
                 size_bytes=len(data),
+                collection=collection,
             )
             failpoint("after_registry_create")
             version = 1
@@ -221,7 +224,15 @@ class Indexer:
             for chunk in chunks
         ]
         return _Prepared(
-            document_id, version, source, content_hash, parsed.media_type, len(data), records, previous is not None
+            document_id,
+            version,
+            source,
+            content_hash,
+            parsed.media_type,
+            len(data),
+            records,
+            previous is not None,
+            collection,
         )
 
     def _flush(self, batch: list[_Prepared]) -> list[IngestResult]:
@@ -253,10 +264,10 @@ class Indexer:
             results.append(IngestResult(document, outcome))
         return results
 
-    def ingest_bytes(self, data: bytes, source: str) -> IngestResult:
+    def ingest_bytes(self, data: bytes, source: str, collection: str = DEFAULT_COLLECTION) -> IngestResult:
         with self._lock, metrics.ingest_timer("single"):
             try:
-                prepared = self._prepare(data, source)
+                prepared = self._prepare(data, source, collection)
                 result = prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
             except IngestError as exc:
                 _count(exc)
@@ -264,13 +275,14 @@ class Indexer:
             _count(result)
             return result
 
-    def ingest_file(self, path: Path) -> IngestResult:
-        return self.ingest_bytes(path.read_bytes(), str(path.resolve()))
+    def ingest_file(self, path: Path, collection: str = DEFAULT_COLLECTION) -> IngestResult:
+        return self.ingest_bytes(path.read_bytes(), str(path.resolve()), collection)
 
     def ingest_many(
         self,
         items: Iterable[tuple[str, Callable[[], bytes]]],
         on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
+        collection: str = DEFAULT_COLLECTION,
     ) -> IngestCounts:
         """Index ``(source, read)`` items one by one, embedding chunks of consecutive items together in batches.
 
@@ -302,7 +314,7 @@ class Indexer:
                     data = read()
                     if hashlib.sha256(data).hexdigest() in {doc.content_hash for doc in pending}:
                         flush()  # publish the first copy so that this one is recognised as unchanged
-                    prepared = self._prepare(data, source)
+                    prepared = self._prepare(data, source, collection)
                 except IngestError as exc:
                     report(source, exc)
                     continue
@@ -322,10 +334,13 @@ class Indexer:
         return counts
 
     def ingest_paths(
-        self, paths: Iterable[Path], on_result: Callable[[str, IngestResult | IngestError], None] | None = None
+        self,
+        paths: Iterable[Path],
+        on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
+        collection: str = DEFAULT_COLLECTION,
     ) -> IngestCounts:
         """Files, each under its absolute path as source."""
-        return self.ingest_many(((str(p.resolve()), p.read_bytes) for p in paths), on_result)
+        return self.ingest_many(((str(p.resolve()), p.read_bytes) for p in paths), on_result, collection)
 
     def delete(self, document_id: str) -> bool:
         """Registry row first: once it is gone no query can see the chunks, even if we die before removing them."""

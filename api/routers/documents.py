@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
 
+from api.auth import AUTH_RESPONSES, Caller, read_access, write_access
 from api.deps import get_services
 from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, JobOut, UploadResponse
 from api.services import Services
 from ingest.indexer import IngestOutcome, clean_upload_name
 from ingest.parsers import parser_for, supported_suffixes
+from rag.store.registry import DocumentRecord
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=AUTH_RESPONSES)
 
 _errors = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
 
@@ -29,17 +31,19 @@ def upload_document(
     file: UploadFile = File(...),
     background: bool = Query(False, description="index in a background job even if the file is small"),
     services: Services = Depends(get_services),
+    caller: Caller = Depends(write_access),
 ) -> UploadResponse | JobOut:
+    # The name is only ever the document's label: never a path on disk, and the bytes never reach a shell.
     name = clean_upload_name(file.filename)
     data = file.file.read(services.indexer.max_bytes + 1)
     services.indexer.check_size(len(data), name)
     parser_for(name)  # reject an unsupported type now, not in the job
     if background or len(data) > services.settings.background_upload_bytes:
-        job, _ = services.jobs.submit_upload(data, name)
+        job, _ = services.jobs.submit_upload(data, name, caller.collection)
         response.status_code = status.HTTP_202_ACCEPTED
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return JobOut(**job.model_dump())
-    result = services.indexer.ingest_bytes(data, name)
+    result = services.indexer.ingest_bytes(data, name, caller.collection)
     if result.outcome is not IngestOutcome.created:
         response.status_code = status.HTTP_200_OK
     return UploadResponse(**result.document.model_dump(), outcome=result.outcome)
@@ -50,9 +54,12 @@ def list_documents(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**31, description="documents to skip"),  # SQLite integers are 64-bit
     services: Services = Depends(get_services),
+    caller: Caller = Depends(read_access),
 ) -> DocumentList:
-    records = services.registry.list(limit=limit, offset=offset)
-    return DocumentList(documents=[DocumentOut(**r.model_dump()) for r in records], total=services.registry.count())
+    records = services.registry.list(limit=limit, offset=offset, collection=caller.collection)
+    return DocumentList(
+        documents=[DocumentOut(**r.model_dump()) for r in records], total=services.registry.count(caller.collection)
+    )
 
 
 @router.get(
@@ -65,10 +72,9 @@ def get_document(
     document_id: str,
     include_chunks: bool = Query(False, description="also return every chunk with its span"),
     services: Services = Depends(get_services),
+    caller: Caller = Depends(read_access),
 ) -> DocumentDetail:
-    record = services.registry.get(document_id)
-    if record is None:
-        raise HTTPException(status_code=404, detail=f"no document with id {document_id!r}")
+    record = _document(services, caller, document_id)
     chunks = services.store.chunks_of(document_id, record.version) if include_chunks else []
     return DocumentDetail(**record.model_dump(), chunks=chunks)
 
@@ -79,7 +85,22 @@ def get_document(
     responses={404: {"model": ErrorBody}},
     summary="Delete a document and all its chunks",
 )
-def delete_document(document_id: str, services: Services = Depends(get_services)) -> Response:
+def delete_document(
+    document_id: str, services: Services = Depends(get_services), caller: Caller = Depends(write_access)
+) -> Response:
+    _document(services, caller, document_id)
     if not services.indexer.delete(document_id):
-        raise HTTPException(status_code=404, detail=f"no document with id {document_id!r}")
+        raise HTTPException(
+            status_code=404, detail=f"no document with id {document_id!r} in collection {caller.collection!r}"
+        )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _document(services: Services, caller: Caller, document_id: str) -> DocumentRecord:
+    """The document if it is in the caller's collection; another collection's is as absent as a missing one."""
+    record = services.registry.get(document_id)
+    if record is None or record.collection != caller.collection:
+        raise HTTPException(
+            status_code=404, detail=f"no document with id {document_id!r} in collection {caller.collection!r}"
+        )
+    return record

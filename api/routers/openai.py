@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
+from api.auth import AUTH_RESPONSES, Caller, read_access
 from api.deps import get_llm, get_pipeline, get_services
 from api.schemas import ErrorBody
 from api.services import Services
@@ -33,7 +34,8 @@ from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions
 from rag.types import Citation
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+# Every route here needs a read key (OpenAI clients send their api_key as the Bearer token).
+router = APIRouter(prefix="/v1", tags=["openai"], responses=AUTH_RESPONSES, dependencies=[Depends(read_access)])
 
 
 class ChatMessage(BaseModel):
@@ -90,7 +92,10 @@ def correction(answer: str, citations: list[dict[str, Any]]) -> str:
     responses={422: {"model": ErrorBody}},
 )
 def chat_completions(
-    body: ChatRequest, pipeline: RAGPipeline = Depends(get_pipeline), services: Services = Depends(get_services)
+    body: ChatRequest,
+    pipeline: RAGPipeline = Depends(get_pipeline),
+    services: Services = Depends(get_services),
+    caller: Caller = Depends(read_access),
 ):
     question = body.question()
     params = body.params(pipeline.default_max_new_tokens)
@@ -99,7 +104,7 @@ def chat_completions(
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     if not body.stream:
-        answer = pipeline.answer(question, params=params, retrieval=retrieval)
+        answer = pipeline.answer(question, params=params, retrieval=retrieval, collection=caller.collection)
         usage = {
             "prompt_tokens": answer.timings.prompt_tokens,
             "completion_tokens": answer.timings.generated_tokens,
@@ -127,7 +132,7 @@ def chat_completions(
         )
         return {"data": json.dumps(payload, ensure_ascii=False)}
 
-    answer_events = pipeline.answer_stream(question, params=params, retrieval=retrieval)
+    answer_events = pipeline.answer_stream(question, params=params, retrieval=retrieval, collection=caller.collection)
     # The first event is taken before the 200 goes out, so a request the model cannot take (context window) gets
     # a 4xx with a message rather than a stream that breaks off.
     answer_events = itertools.chain([next(answer_events)], answer_events)

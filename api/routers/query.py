@@ -6,6 +6,7 @@ import json
 from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
 
+from api.auth import AUTH_RESPONSES, Caller, read_access
 from api.deps import get_pipeline, get_services
 from api.schemas import ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
 from api.services import Services
@@ -14,7 +15,7 @@ from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions
 from rag.types import Timings
 
-router = APIRouter(prefix="/v1", tags=["query"])
+router = APIRouter(prefix="/v1", tags=["query"], responses=AUTH_RESPONSES)
 
 
 def generation_params(body: QueryRequest, pipeline: RAGPipeline) -> GenerationParams:
@@ -44,10 +45,11 @@ def query(
     body: QueryRequest,
     pipeline: RAGPipeline = Depends(get_pipeline),
     services: Services = Depends(get_services),
+    caller: Caller = Depends(read_access),
 ) -> QueryResponse | EventSourceResponse:
     params, retrieval = generation_params(body, pipeline), retrieval_options(body, pipeline)
     if body.stream:
-        events = pipeline.answer_stream(body.question, params=params, retrieval=retrieval)
+        events = pipeline.answer_stream(body.question, params=params, retrieval=retrieval, collection=caller.collection)
         # Take the first event now: retrieval and the context-window check run before the 200 is sent, so their
         # errors are a 4xx with a message, not a stream broken off after it started.
         events = itertools.chain([next(events)], events)
@@ -57,7 +59,7 @@ def query(
             # On SIGTERM an answer being streamed may finish (by default sse-starlette cuts it off at once).
             shutdown_grace_period=services.settings.shutdown_timeout_s,
         )
-    answer = pipeline.answer(body.question, params=params, retrieval=retrieval)
+    answer = pipeline.answer(body.question, params=params, retrieval=retrieval, collection=caller.collection)
     return QueryResponse(**answer.model_dump())
 
 
@@ -67,8 +69,10 @@ def query(
     summary="The ranked chunks for a question, without generating an answer",
     responses={422: {"model": ErrorBody}},
 )
-def retrieve(body: RetrieveRequest, services: Services = Depends(get_services)) -> RetrieveResponse:
+def retrieve(
+    body: RetrieveRequest, services: Services = Depends(get_services), caller: Caller = Depends(read_access)
+) -> RetrieveResponse:
     timings = Timings()
     options = RetrievalOptions(**body.model_dump(exclude={"question"}))
-    chunks = services.retriever.retrieve(body.question, options, timings)
+    chunks = services.retriever.retrieve(body.question, options, timings, caller.collection)
     return RetrieveResponse(chunks=chunks, timings=timings)

@@ -47,6 +47,16 @@ from rag.store.owners import current_owner, owner_alive
 
 metadata = MetaData()
 
+# Collections are tenants: every document, folder source and job belongs to one (docs/security.md). Rows made
+# before collections existed belong to this one, which is also where requests go that name no collection.
+DEFAULT_COLLECTION = "default"
+
+
+def _collection_column() -> Column:
+    """NOT NULL with a server default, so adding it to an existing table also fills the rows already there."""
+    return Column("collection", String(64), nullable=False, server_default=DEFAULT_COLLECTION, index=True)
+
+
 documents = Table(
     "documents",
     metadata,
@@ -63,6 +73,7 @@ documents = Table(
     # The process writing the first version; start-up reconciliation removes an unfinished first version only
     # when this owner is gone, not while another process is still writing it.
     Column("owner", String(256), nullable=True),
+    _collection_column(),
 )
 
 
@@ -92,6 +103,7 @@ jobs = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("source_id", String(32), nullable=True, index=True),  # the folder source a refresh job scans
     Column("owner", String(256), nullable=True),  # the process running (or holding the data of) the job
+    _collection_column(),
 )
 
 # Folders the index follows. Paths are absolute; globs match paths relative to the folder.
@@ -105,6 +117,8 @@ sources = Table(
     Column("interval_s", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A folder is followed by one collection (path stays unique); its documents and jobs belong to that one.
+    _collection_column(),
 )
 
 # What the last refresh saw of each file: size and mtime decide cheaply whether to read it again, the hash
@@ -131,6 +145,21 @@ locks = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+# API keys. Only the SHA-256 of a key is stored, with its first characters (``prefix``) so people can tell keys
+# apart in listings and revoke one; the key itself is shown once, when it is made (rag/keys.py).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("prefix", String(16), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(8), nullable=False),
+    Column("collection", String(64), nullable=False),  # a collection name, or "*" for every collection
+    Column("name", String(256), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
 
 class DocumentStatus(str, Enum):
     indexing = "indexing"  # first version being written; not visible to queries
@@ -151,6 +180,7 @@ class DocumentRecord(BaseModel):
     chunk_count: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    collection: str = Field(default=DEFAULT_COLLECTION, description="the collection (tenant) the document is in")
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -183,6 +213,7 @@ class JobRecord(BaseModel):
     errors: list[JobError]
     document_id: str | None
     source_id: str | None = Field(default=None, description="the folder source of a refresh job")
+    collection: str = Field(default=DEFAULT_COLLECTION, description="the collection (tenant) the job works in")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -201,6 +232,7 @@ class SourceRecord(BaseModel):
     include: list[str] = Field(description="globs (relative to the folder) a file must match one of")
     exclude: list[str] = Field(description="globs that leave a file out even if included")
     interval_s: int | None = Field(description="seconds between scheduled refreshes; null: only on demand")
+    collection: str = Field(default=DEFAULT_COLLECTION, description="the collection its documents are indexed into")
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -218,6 +250,23 @@ class SourceFile(BaseModel):
     content_hash: str | None
     document_id: str | None
     error: str | None
+
+
+class ApiKeyRecord(BaseModel):
+    """An API key as listed: never the key or its hash."""
+
+    id: str
+    prefix: str = Field(description="the key's first characters, enough to recognise it")
+    scope: str = Field(description="read, write or admin (each includes the ones before it)")
+    collection: str = Field(description="the collection the key may use, or * for every collection")
+    name: str | None = Field(default=None, description="what the key is for, as given when it was made")
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @field_validator("created_at", "revoked_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return value if value is None else _as_utc(value)
 
 
 def source_lock_name(source_id: str) -> str:
@@ -273,6 +322,7 @@ class Registry:
                 conn.execute(select(text("pg_advisory_xact_lock(:key)")), {"key": _SCHEMA_LOCK_KEY})
             metadata.create_all(conn)
             self._add_missing_columns(conn)
+            self._add_missing_indexes(conn)
             if conn.execute(select(state.c.value).where(state.c.key == "generation")).first() is None:
                 conn.execute(insert(state).values(key="generation", value=0))
 
@@ -287,6 +337,13 @@ class Registry:
                 if column.name not in have:
                     ddl = CreateColumn(column).compile(dialect=conn.dialect)
                     conn.execute(text(f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {ddl}"))
+
+    @staticmethod
+    def _add_missing_indexes(conn: Connection) -> None:
+        """Indexes of columns added by ``_add_missing_columns`` (create_all only indexes the tables it creates)."""
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
     @staticmethod
     def _bump(conn) -> None:
@@ -322,27 +379,53 @@ class Registry:
     def get(self, document_id: str) -> DocumentRecord | None:
         return self._one(select(documents).where(documents.c.id == document_id))
 
-    def find_by_hash(self, content_hash: str) -> DocumentRecord | None:
+    def find_by_hash(self, content_hash: str, collection: str = DEFAULT_COLLECTION) -> DocumentRecord | None:
+        """A ready document of ``collection`` with this content: deduplication is per collection."""
         return self._one(
             select(documents)
-            .where(documents.c.content_hash == content_hash, documents.c.status == DocumentStatus.ready.value)
+            .where(
+                documents.c.content_hash == content_hash,
+                documents.c.status == DocumentStatus.ready.value,
+                documents.c.collection == collection,
+            )
             .limit(1)
         )
 
-    def find_by_source(self, source: str) -> DocumentRecord | None:
-        return self._one(select(documents).where(documents.c.source == source).limit(1))
+    def find_by_source(self, source: str, collection: str = DEFAULT_COLLECTION) -> DocumentRecord | None:
+        return self._one(
+            select(documents).where(documents.c.source == source, documents.c.collection == collection).limit(1)
+        )
 
-    def list(self, limit: int | None = 100, offset: int = 0) -> list[DocumentRecord]:
+    def list(self, limit: int | None = 100, offset: int = 0, *, collection: str | None = None) -> list[DocumentRecord]:
+        """Documents, oldest first; of one collection, or of all with ``collection=None``."""
         stmt = select(documents).order_by(documents.c.created_at, documents.c.id).limit(limit).offset(offset)
+        if collection is not None:
+            stmt = stmt.where(documents.c.collection == collection)
         with self.engine.connect() as conn:
             return [DocumentRecord(**row) for row in conn.execute(stmt).mappings()]
 
-    def count(self) -> int:
+    def count(self, collection: str | None = None) -> int:
+        stmt = select(documents.c.id)
+        if collection is not None:
+            stmt = stmt.where(documents.c.collection == collection)
         with self.engine.connect() as conn:
-            return len(conn.execute(select(documents.c.id)).all())
+            return len(conn.execute(stmt).all())
+
+    def collections_with_documents(self) -> set[str]:
+        """The collections holding at least one ready document."""
+        stmt = select(documents.c.collection).where(documents.c.status == DocumentStatus.ready.value).distinct()
+        with self.engine.connect() as conn:
+            return {row.collection for row in conn.execute(stmt)}
 
     def create(
-        self, *, document_id: str, source: str, content_hash: str, media_type: str, size_bytes: int
+        self,
+        *,
+        document_id: str,
+        source: str,
+        content_hash: str,
+        media_type: str,
+        size_bytes: int,
+        collection: str = DEFAULT_COLLECTION,
     ) -> DocumentRecord:
         now = _now()
         row = {
@@ -356,6 +439,7 @@ class Registry:
             "chunk_count": 0,
             "created_at": now,
             "updated_at": now,
+            "collection": collection,
         }
         with self.engine.begin() as conn:
             conn.execute(insert(documents).values(**row, owner=current_owner()))
@@ -398,14 +482,16 @@ class Registry:
                 self._bump(conn)
             return deleted
 
-    def visible_versions(self, document_ids: Iterable[str]) -> dict[str, int]:
-        """Current version of each ready document among ``document_ids``."""
+    def visible_versions(self, document_ids: Iterable[str], collection: str | None = None) -> dict[str, int]:
+        """Current version of each ready document among ``document_ids`` (of ``collection``, if given)."""
         ids = list(set(document_ids))
         if not ids:
             return {}
         stmt = select(documents.c.id, documents.c.version).where(
             documents.c.id.in_(ids), documents.c.status == DocumentStatus.ready.value
         )
+        if collection is not None:
+            stmt = stmt.where(documents.c.collection == collection)
         with self.engine.connect() as conn:
             return {row.id: int(row.version) for row in conn.execute(stmt)}
 
@@ -415,10 +501,17 @@ class Registry:
             return {row.id: int(row.version) for row in conn.execute(stmt)}
 
     def document_ids_matching(
-        self, *, ids: list[str] | None = None, source_prefix: str | None = None, media_types: list[str] | None = None
+        self,
+        *,
+        ids: list[str] | None = None,
+        source_prefix: str | None = None,
+        media_types: list[str] | None = None,
+        collection: str | None = None,
     ) -> set[str]:
         """Ready documents passing every given filter: how query filters become a set of document ids."""
         stmt = select(documents.c.id).where(documents.c.status == DocumentStatus.ready.value)
+        if collection is not None:
+            stmt = stmt.where(documents.c.collection == collection)
         if ids is not None:
             stmt = stmt.where(documents.c.id.in_(ids))
         if source_prefix:
@@ -445,7 +538,14 @@ class Registry:
     # --- jobs -------------------------------------------------------------------------------------------
 
     def create_job(
-        self, kind: str, description: str, total: int = 0, *, source_id: str | None = None, owned: bool = True
+        self,
+        kind: str,
+        description: str,
+        total: int = 0,
+        *,
+        source_id: str | None = None,
+        owned: bool = True,
+        collection: str = DEFAULT_COLLECTION,
     ) -> JobRecord:
         """A queued job. ``owned``: only this process can run it (its input is in this process's memory);
         otherwise any worker sharing the registry may claim it."""
@@ -463,6 +563,7 @@ class Registry:
             "started_at": None,
             "finished_at": None,
             "source_id": source_id,
+            "collection": collection,
         }
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(**row, owner=current_owner() if owned else None))
@@ -540,8 +641,17 @@ class Registry:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return JobRecord(**row) if row else None
 
-    def list_jobs(self, limit: int = 50, *, source_id: str | None = None, kind: str | None = None) -> list[JobRecord]:
+    def list_jobs(
+        self,
+        limit: int = 50,
+        *,
+        source_id: str | None = None,
+        kind: str | None = None,
+        collection: str | None = None,
+    ) -> list[JobRecord]:
         stmt = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)
+        if collection is not None:
+            stmt = stmt.where(jobs.c.collection == collection)
         if source_id is not None:
             stmt = stmt.where(jobs.c.source_id == source_id)
         if kind is not None:
@@ -590,7 +700,14 @@ class Registry:
 
     # --- sources --------------------------------------------------------------------------------------
 
-    def create_source(self, path: str, include: list[str], exclude: list[str], interval_s: int | None) -> SourceRecord:
+    def create_source(
+        self,
+        path: str,
+        include: list[str],
+        exclude: list[str],
+        interval_s: int | None,
+        collection: str = DEFAULT_COLLECTION,
+    ) -> SourceRecord:
         now = _now()
         row = {
             "id": uuid.uuid4().hex,
@@ -600,6 +717,7 @@ class Registry:
             "interval_s": interval_s,
             "created_at": now,
             "updated_at": now,
+            "collection": collection,
         }
         with self.engine.begin() as conn:
             conn.execute(insert(sources).values(**row))
@@ -615,10 +733,13 @@ class Registry:
             row = conn.execute(select(sources).where(sources.c.path == path)).mappings().first()
         return SourceRecord(**row) if row else None
 
-    def list_sources(self) -> list[SourceRecord]:
+    def list_sources(self, collection: str | None = None) -> list[SourceRecord]:
+        """Sources of one collection, or of all with ``collection=None`` (the scheduler's view)."""
+        stmt = select(sources).order_by(sources.c.created_at, sources.c.id)
+        if collection is not None:
+            stmt = stmt.where(sources.c.collection == collection)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(sources).order_by(sources.c.created_at, sources.c.id)).mappings()
-            return [SourceRecord(**row) for row in rows]
+            return [SourceRecord(**row) for row in conn.execute(stmt).mappings()]
 
     def update_source(self, source_id: str, **values) -> SourceRecord | None:
         with self.engine.begin() as conn:
@@ -698,3 +819,48 @@ class Registry:
     def lock_holder(self, name: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(locks.c.owner).where(locks.c.name == name)).scalar()
+
+    # --- API keys -------------------------------------------------------------------------------------
+
+    def create_api_key(
+        self, *, prefix: str, key_hash: str, scope: str, collection: str, name: str | None
+    ) -> ApiKeyRecord:
+        row = {
+            "id": uuid.uuid4().hex,
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "scope": scope,
+            "collection": collection,
+            "name": name,
+            "created_at": _now(),
+            "revoked_at": None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(api_keys).values(**row))
+        return ApiKeyRecord(**row)
+
+    def api_key_candidates(self, prefix: str) -> list[tuple[ApiKeyRecord, str]]:
+        """Unrevoked keys whose prefix is ``prefix``, each with its stored hash, for the caller to compare."""
+        stmt = select(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [(ApiKeyRecord(**row), row["key_hash"]) for row in conn.execute(stmt).mappings()]
+
+    def list_api_keys(self, collection: str | None = None, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        stmt = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        if collection is not None:
+            stmt = stmt.where(api_keys.c.collection == collection)
+        if not include_revoked:
+            stmt = stmt.where(api_keys.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [ApiKeyRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        stmt = (
+            update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=_now())
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount > 0
+
+    def count_active_api_keys(self) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None))).all())

@@ -6,7 +6,8 @@ types, out-of-range numbers, broken JSON, bytes that are not UTF-8). The service
 spec documents for its status. A document is indexed first so that queries reach evidence, prompt, generation
 and verification (fake LLM), and folder sources are confined to an empty folder so no request can make the
 service walk the disk. Streaming (``stream: true``) is exercised too: the test client reads each stream to the
-end.
+end. Authentication is on, as shipped: requests carry an admin key of every collection, so they get past it and
+the generated ``X-Collection`` headers pick collections (the document is in ``default``, used when none is named).
 
 Derandomized (the same requests every run) and bounded: FUZZ_EXAMPLES (default 20) examples per operation and
 mode, about 500 requests in 7 s on two cores, and FUZZ_BUDGET_S (default 100 s), after which it stops and
@@ -56,7 +57,7 @@ def _problem(response: Any) -> str | None:
     return None
 
 
-def _fuzz(operation: Any, mode: GenerationMode, failures: dict[tuple[str, str], str], calls: list[int]):
+def _fuzz(operation: Any, mode: GenerationMode, failures: dict[tuple[str, str], str], calls: list[int], headers: dict):
     """A Hypothesis test sending generated requests of one mode to one operation, recording what is wrong."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
@@ -70,7 +71,7 @@ def _fuzz(operation: Any, mode: GenerationMode, failures: dict[tuple[str, str], 
     )
     def run(case: Any) -> None:
         calls[0] += 1
-        response = case.call()
+        response = case.call(headers=headers)
         problem = _problem(response)
         if problem is None:
             try:
@@ -87,8 +88,9 @@ def _fuzz(operation: Any, mode: GenerationMode, failures: dict[tuple[str, str], 
 def test_openapi_fuzz_no_server_errors_and_4xx_explain(tmp_path: Path) -> None:
     roots = tmp_path / "roots"
     roots.mkdir()
-    services = fake_services(tmp_path / "data", source_roots=[roots], scheduler=False)
+    services = fake_services(tmp_path / "data", source_roots=[roots], scheduler=False, auth=True)
     services.indexer.ingest_bytes(DOC, "zephyr.md")
+    headers = {"Authorization": f"Bearer {services.keys.create('admin', '*', 'fuzz')[1]}"}
     app = create_app(services.settings, services)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
@@ -104,7 +106,7 @@ def test_openapi_fuzz_no_server_errors_and_4xx_explain(tmp_path: Path) -> None:
                 break
             # Unsatisfiable: nothing invalid can be generated for this operation (e.g. it takes no parameters).
             with contextlib.suppress(Unsatisfiable):
-                _fuzz(operation, mode, failures, calls)()
+                _fuzz(operation, mode, failures, calls, headers)()
 
     assert not failures, "\n\n".join(f"{label}: {text}" for (label, _), text in failures.items())
     assert not over_budget, f"fuzzing took over {BUDGET_S}s ({calls[0]} requests); lower FUZZ_EXAMPLES"

@@ -76,7 +76,7 @@ def test_refresh_follows_additions_changes_and_deletions(services, folder):
     # Nothing changed: no file is even read.
     reads = []
     original = services.indexer.ingest_many
-    services.indexer.ingest_many = lambda items, cb=None: original(list(items) + reads, cb)
+    services.indexer.ingest_many = lambda items, cb=None, **kw: original(list(items) + reads, cb, **kw)
     second = refresh(services, source)
     assert second.counts["unchanged"] == 3 and second.counts["added"] + second.counts["updated"] == 0
     services.indexer.ingest_many = original
