@@ -31,7 +31,7 @@ from typing import Any, Literal
 import httpx
 
 from rag.models.llm import Generation, GenerationParams, StopHoldback, cut_at_stops
-from rag.prompts import PromptFamily, detect_family, get_family
+from rag.prompts import FAMILIES, PromptFamily, detect_family, get_family
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RemoteLLM:
     def __init__(
         self,
         url: str,
-        family: PromptFamily,
+        family: PromptFamily | None = None,
         *,
         model: str | None = None,
         api_key: str | None = None,
@@ -87,10 +87,12 @@ class RemoteLLM:
         context_window: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """``url`` is the API base, as OpenAI clients take it (``http://host:8000/v1``); ``tokenizer`` an
-        ``openvino_genai.Tokenizer`` of the served model, or None to estimate; ``transport`` is for tests."""
+        """``url`` is the API base, as OpenAI clients take it (``http://host:8000/v1``); ``family`` None detects it
+        from the served model's name; ``tokenizer`` an ``openvino_genai.Tokenizer`` of the served model, or None to
+        estimate; ``transport`` is for tests."""
         self.url = url.rstrip("/")
-        self.family = family
+        self._family = family
+        self._next_lookup = 0.0
         self.api = api
         self.timeout_s = timeout_s
         self._model = model
@@ -109,7 +111,7 @@ class RemoteLLM:
         """Family: ``llm_family``, else detected from the remote model's name (ChatML when that is unknown)."""
         llm = cls(
             settings.llm_url,
-            get_family("chatml" if settings.llm_family == "auto" else settings.llm_family),
+            None if settings.llm_family == "auto" else get_family(settings.llm_family),
             model=settings.llm_remote_model,
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
             api=settings.llm_remote_api,
@@ -119,15 +121,30 @@ class RemoteLLM:
             context_window=settings.llm_context_window,
             transport=transport,
         )
-        if settings.llm_family == "auto":
-            try:
-                llm.family = detect_family(llm.model)
-            except RemoteLLMError as exc:  # the remote may start after us (compose); generation retries the name
-                log.warning("remote LLM: %s; using the %s prompt family until told (RAG_LLM_FAMILY)", exc, "chatml")
         log.info("remote LLM at %s (%s API, %s prompt family)", llm.url, llm.api, llm.family.name)
         return llm
 
     # --- the LLM's face --------------------------------------------------------------------------------------
+
+    @property
+    def family(self) -> PromptFamily:
+        """The configured family, else the one the served model's name says. While the server cannot be asked
+        (it may start after this service, as in docker compose) ChatML stands in, and it is asked again at most
+        every 10 s, so a prompt is never held up by more than one failed lookup at a time."""
+        if self._family is None:
+            if self._model is None and time.monotonic() < self._next_lookup:
+                return FAMILIES["chatml"]
+            try:
+                self._family = detect_family(self.model)
+            except RemoteLLMError as exc:
+                self._next_lookup = time.monotonic() + 10.0
+                log.warning("remote LLM: %s; the ChatML prompt family stands in until it answers", exc)
+                return FAMILIES["chatml"]
+        return self._family
+
+    @family.setter
+    def family(self, family: PromptFamily) -> None:
+        self._family = family
 
     @property
     def model(self) -> str:

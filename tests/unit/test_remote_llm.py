@@ -195,6 +195,27 @@ def test_estimate_is_generous():
     assert remote(FakeServer()).count_tokens("x" * 100) == 50
 
 
+def test_family_is_detected_once_the_remote_answers(monkeypatch):
+    """Started before its model server (compose): ChatML stands in, asked again at most every 10 s."""
+    state = {"up": False, "asked": 0}
+
+    def handler(request):
+        state["asked"] += 1
+        if not state["up"]:
+            raise httpx.ConnectError("Connection refused")
+        return httpx.Response(200, json={"data": [{"id": "Llama-2-7b-chat-int4"}]})
+
+    clock = [1000.0]
+    monkeypatch.setattr("rag.models.remote.time.monotonic", lambda: clock[0])
+    llm = RemoteLLM(URL, transport=httpx.MockTransport(handler))
+    assert llm.family.name == "chatml" and llm.family.name == "chatml" and state["asked"] == 1
+    state["up"] = True
+    assert llm.family.name == "chatml" and state["asked"] == 1  # not yet: within 10 s of the failed lookup
+    clock[0] += 11
+    assert llm.family.name == "llama2" and llm.name == "Llama-2-7b-chat-int4"
+    assert llm.family.name == "llama2" and state["asked"] == 2
+
+
 def test_from_settings_detects_family_from_the_served_model_and_falls_back():
     server = FakeServer()
 
