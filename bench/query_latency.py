@@ -27,6 +27,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="base URL of a running service; default: run in-process")
+    parser.add_argument("--key", help="API key for --url (e.g. $(cat var/admin-key)); not needed with RAG_AUTH=false")
     parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
     parser.add_argument("--corpus", type=Path, default=ROOT / "data")
     parser.add_argument("--repeat", type=int, default=1)
@@ -37,7 +38,8 @@ def main() -> None:
     if args.url:
         import httpx
 
-        client = httpx.Client(base_url=args.url, timeout=300)
+        headers = {"Authorization": f"Bearer {args.key}"} if args.key else {}
+        client = httpx.Client(base_url=args.url, headers=headers, timeout=300)
 
         def ask(q: str) -> dict:
             started = time.perf_counter()

@@ -61,6 +61,7 @@ class Server:
         self.log = (self.data_dir / "server.log").open("w")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.samples: list[float] = []
+        self.headers: dict[str, str] = {}
         self._stop = threading.Event()
 
     def wait_ready(self, timeout: float = 600) -> float:
@@ -72,6 +73,10 @@ class Server:
                 raise RuntimeError(f"server exited: {(self.data_dir / 'server.log').read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    # As shipped, auth is on: the server wrote its first admin key before listening.
+                    key_file = self.data_dir / "admin-key"
+                    if key_file.exists():
+                        self.headers = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
                     threading.Thread(target=self._sample, daemon=True).start()
                     return time.perf_counter() - started
             except httpx.HTTPError:
@@ -101,7 +106,9 @@ class Server:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def _load(url: str, questions: list[str], clients: int, per_client: int, top_k: int) -> dict[str, Any]:
+def _load(
+    url: str, questions: list[str], clients: int, per_client: int, top_k: int, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """``clients`` threads, each asking ``per_client`` questions back to back; latencies and wall time."""
     import httpx
 
@@ -109,7 +116,7 @@ def _load(url: str, questions: list[str], clients: int, per_client: int, top_k: 
 
     def client(n: int) -> list[dict[str, Any]]:
         rows = []
-        with httpx.Client(base_url=url, timeout=600) as http:
+        with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
             barrier.wait()
             for i in range(per_client):
                 question = questions[(n * per_client + i) % len(questions)]
@@ -125,12 +132,12 @@ def _load(url: str, questions: list[str], clients: int, per_client: int, top_k: 
     return {"rows": rows, "wall_s": wall, "queries_per_s": len(rows) / wall}
 
 
-def _first_delta(url: str, questions: list[str], top_k: int) -> list[float]:
+def _first_delta(url: str, questions: list[str], top_k: int, headers: dict[str, str] | None = None) -> list[float]:
     """Time to the first streamed ``delta`` event, one client, each question once."""
     import httpx
 
     times = []
-    with httpx.Client(base_url=url, timeout=600) as http:
+    with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
         for question in questions:
             started = time.perf_counter()
             body = {"question": question, "top_k": top_k, "stream": True}
@@ -151,11 +158,11 @@ def measure(variant: str, levels: list[int], per_client: int, top_k: int, corpus
         ready_s = server.wait_ready()
         at_ready = server.memory()
         print(f"{variant}: ready in {ready_s:.0f}s, RSS {at_ready['rss_mb']:.0f} MB", flush=True)
-        _load(server.url, questions, 1, len(questions), top_k)  # warm-up: every question once
+        _load(server.url, questions, 1, len(questions), top_k, server.headers)  # warm-up: every question once
         out: dict[str, Any] = {"variant": variant, "max_batch": VARIANTS[variant], "levels": []}
         for level in levels:
             server.samples.clear()
-            run = _load(server.url, questions, level, per_client, top_k)
+            run = _load(server.url, questions, level, per_client, top_k, server.headers)
             rows = run["rows"]
             entry = {
                 "clients": level,
@@ -175,7 +182,7 @@ def measure(variant: str, levels: list[int], per_client: int, top_k: int, corpus
                 flush=True,
             )
         if stream:
-            out["first_delta_ms"] = summary(_first_delta(server.url, questions, top_k))
+            out["first_delta_ms"] = summary(_first_delta(server.url, questions, top_k, server.headers))
         base = out["levels"][0]["queries_per_s"]
         out["throughput_gain"] = {str(e["clients"]): round(e["queries_per_s"] / base, 2) for e in out["levels"]}
         out["memory"] = {

@@ -36,9 +36,15 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subpr
 
 
 class LiveServer:
+    """``rag serve`` as shipped: auth on, so tests send the admin key it wrote at its first start (``headers``,
+    ``client()``); pass ``RAG_AUTH="false"`` to start one without."""
+
     def __init__(self, data_dir: Path, model_cache: Path, log_path: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.key: str | None = None
+        self.headers: dict[str, str] = {}
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
@@ -55,11 +61,19 @@ class LiveServer:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    # Written before the server listens; absent with auth off, or when the registry had keys.
+                    key_file = self.data_dir / "admin-key"
+                    self.key = key_file.read_text().strip() if key_file.exists() else None
+                    self.headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
+
+    def client(self, timeout: float = 120, **kwargs) -> httpx.Client:
+        """An HTTP client for this server that sends its admin key."""
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout, **kwargs)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -25,7 +25,7 @@ def test_sigterm_lets_a_streamed_answer_finish_then_exits_0(tmp_path: Path, mode
     server = LiveServer(tmp_path / "data", model_cache, tmp_path / "server.log", RAG_LOG_FORMAT="json")
     try:
         server.wait_ready()
-        with httpx.Client(base_url=server.url, timeout=120) as client:
+        with server.client() as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
             up = client.post("/v1/documents", files={"file": ("zephyr.md", DOC.encode(), "text/markdown")})
@@ -67,7 +67,7 @@ def test_sigterm_lets_a_streamed_answer_finish_then_exits_0(tmp_path: Path, mode
 
 
 def test_metrics_and_readiness_on_the_live_server(live_server: LiveServer) -> None:
-    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+    with live_server.client() as client:
         assert client.get("/readyz").json()["checks"] == {
             "embedder": "ok",
             "llm": "ok",

@@ -14,7 +14,7 @@ UNIQUE = (
 
 
 def test_upload_then_ask_cites_the_uploaded_document(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+    with live_server.client() as client:
         up = client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
         assert up.status_code == 201, up.text
         doc_id = up.json()["id"]
@@ -38,7 +38,7 @@ def test_upload_then_ask_cites_the_uploaded_document(live_server):
 
 
 def test_bad_upload_is_rejected_and_server_stays_up(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+    with live_server.client(timeout=60) as client:
         before = client.get("/v1/documents").json()["total"]
         r = client.post("/v1/documents", files={"file": ("x.exe", b"MZ\x90\x00binary", "application/x-msdownload")})
         assert r.status_code == 415 and "accepted types" in r.json()["detail"]
@@ -76,7 +76,7 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
 
 
 def test_streaming_query_over_http(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+    with live_server.client() as client:
         client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
         body = {"question": "When does the Zephyr kitchen close?", "stream": True}
         with client.stream("POST", "/v1/query", json=body) as r:
@@ -98,9 +98,13 @@ def test_streaming_query_over_http(live_server):
 def test_unmodified_openai_client_gets_a_grounded_answer(live_server):
     from openai import OpenAI
 
-    client = OpenAI(base_url=f"{live_server.url}/v1", api_key="not-needed", max_retries=0, timeout=120)
+    # The client sends its api_key as "Authorization: Bearer", which is how the service takes its keys.
+    client = OpenAI(base_url=f"{live_server.url}/v1", api_key=live_server.key, max_retries=0, timeout=120)
     httpx.post(
-        f"{live_server.url}/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")}, timeout=60
+        f"{live_server.url}/v1/documents",
+        files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")},
+        headers=live_server.headers,
+        timeout=60,
     )
     question = [{"role": "user", "content": "What is the secret ingredient in the Zephyr Kitchen tomato soup?"}]
     reply = client.chat.completions.create(model="default", messages=question)
@@ -116,7 +120,7 @@ def test_unmodified_openai_client_gets_a_grounded_answer(live_server):
 
 
 def test_off_topic_question_abstains(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+    with live_server.client() as client:
         client.post("/v1/documents", files={"file": ("zephyr.md", UNIQUE.encode(), "text/markdown")})
         body = client.post("/v1/query", json={"question": "Who won the 2018 football World Cup?"}).json()
     assert body["answer_type"] == "abstained" and body["citations"] == []

@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
 
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as c:
+    with server.client() as c:
         yield c
 
 
@@ -120,7 +120,7 @@ def test_queries_see_whole_versions_while_a_refresh_runs(client, tmp_path):
     done = threading.Event()
 
     def ask() -> None:
-        with httpx.Client(base_url=client.base_url, timeout=60) as c:
+        with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=60) as c:
             while not done.is_set():
                 body = {"question": "edition of report section", "top_k": 30, "mode": "dense"}
                 seen.append(c.post("/v1/retrieve", json=body).json()["chunks"])
@@ -226,7 +226,7 @@ def test_a_worker_process_runs_refreshes_for_the_api(tmp_path, model_cache, chro
         folder = tmp_path / "handbook"
         folder.mkdir()
         (folder / "leave.md").write_text("# Leave\n\nParental leave lasts twenty-six weeks at full pay.\n")
-        with httpx.Client(base_url=api.url, timeout=120) as c:
+        with api.client() as c:
             r = c.post("/v1/sources", json={"path": str(folder)})
             job_id = r.json()["last_job"]["id"]
             time.sleep(3)

@@ -57,8 +57,11 @@ def browser() -> Iterator[playwright.Browser]:
 
 @pytest.fixture
 def page(browser, live_server) -> Iterator[playwright.Page]:
-    """A fresh browser profile per test (no saved API key), on the page served by the live service."""
+    """A fresh browser profile per test, on the page served by the live service, with the service's admin key
+    saved the way the page's key field saves it (the service runs with auth on, as shipped)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1600, "height": 760})
+    if live_server.key:
+        context.add_init_script(f"localStorage.setItem('rag.apiKey', {json.dumps(live_server.key)})")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -148,7 +151,12 @@ def test_rejected_uploads_show_the_servers_message(page):
 
 def test_abstention_is_shown_plainly(page, live_server):
     note = b"The greenhouse sprinklers run for twelve minutes at dawn.\n"  # something indexed, unrelated
-    httpx.post(f"{live_server.url}/v1/documents", files={"file": ("greenhouse.md", note)}, timeout=60)
+    httpx.post(
+        f"{live_server.url}/v1/documents",
+        files={"file": ("greenhouse.md", note)},
+        headers=live_server.headers,
+        timeout=60,
+    )
     ask(page, "What is the capital of Mongolia?")
     result = page.locator("#result")
     assert result.get_attribute("data-answer-type") == "abstained"
@@ -159,7 +167,9 @@ def test_abstention_is_shown_plainly(page, live_server):
 def test_delete_document(page, live_server):
     expect = playwright.expect
     body = httpx.post(
-        f"{live_server.url}/v1/documents", files={"file": ("doomed.md", b"The doomed note mentions otters.\n")}
+        f"{live_server.url}/v1/documents",
+        files={"file": ("doomed.md", b"The doomed note mentions otters.\n")},
+        headers=live_server.headers,
     ).json()
     page.click("#reload-docs")
     row = page.locator(f'#documents tbody tr[data-id="{body["id"]}"]')
@@ -168,14 +178,14 @@ def test_delete_document(page, live_server):
     expect(row.locator("button.danger")).to_have_text("Really delete?")
     row.locator("button.danger").click()
     expect(row).to_have_count(0)
-    assert httpx.get(f"{live_server.url}/v1/documents/{body['id']}").status_code == 404
+    assert httpx.get(f"{live_server.url}/v1/documents/{body['id']}", headers=live_server.headers).status_code == 404
 
 
-def test_api_key_is_sent_on_every_request_and_a_401_asks_for_it(page):
+def test_api_key_is_sent_on_every_request_and_a_401_asks_for_it(page, live_server):
     expect = playwright.expect
     seen: list[tuple[str, str | None]] = []
     page.on("request", lambda r: seen.append((f"{r.method} {urlsplit(r.url).path}", r.headers.get("authorization"))))
-    page.fill("#api-key", "s3cret")
+    page.fill("#api-key", live_server.key)
     page.click("#key-form button")
     expect(page.locator("#key-note")).to_have_text("saved in this browser")
     page.set_input_files("#file-input", files=[{"name": "key.md", "mimeType": "text/markdown", "buffer": b"Keys.\n"}])
@@ -189,12 +199,13 @@ def test_api_key_is_sent_on_every_request_and_a_401_asks_for_it(page):
         "POST /v1/documents",
         "POST /v1/query",
     }
-    assert all(auth == "Bearer s3cret" for _, auth in calls), calls
+    assert all(auth == f"Bearer {live_server.key}" for _, auth in calls), calls
+    expect(page.locator("#uploads li", has_text="key.md")).to_have_class("upload ok")
 
-    detail = {"detail": "a valid API key is required"}
-    page.route("**/v1/documents*", lambda route: route.fulfill(status=401, json=detail))
-    page.click("#reload-docs")
-    expect(page.locator("#banner")).to_contain_text("The service rejected the API key: a valid API key is required")
+    # A key the service does not know: its real 401 puts the key field up front with the server's message.
+    page.fill("#api-key", "rag_not-a-key-this-service-made")
+    page.click("#key-form button")
+    expect(page.locator("#banner")).to_contain_text("The service rejected the API key: the API key is not valid")
     expect(page.locator("#key-form")).to_have_class("key needs-key")
 
 
