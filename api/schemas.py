@@ -121,6 +121,14 @@ class ErrorBody(BaseModel):
     )
 
 
+# Documented on every route that generates: what a failing LLM, in process or remote (RAG_LLM_URL), answers.
+LLM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorBody, "description": "the remote LLM (RAG_LLM_URL) failed or answered with an error"},
+    503: {"model": ErrorBody, "description": "no LLM in this process, or the remote LLM is unreachable or busy"},
+    504: {"model": ErrorBody, "description": "the remote LLM did not answer within RAG_LLM_TIMEOUT_S"},
+}
+
+
 class KeyCreate(BaseModel):
     scope: Literal["read", "write", "admin"] = Field(description="read; write (also read); admin (also write, keys)")
     collection: str | None = Field(

@@ -26,7 +26,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.auth import AUTH_RESPONSES, Caller, read_access
 from api.deps import get_llm, get_pipeline, get_services
-from api.schemas import ErrorBody
+from api.schemas import LLM_RESPONSES, ErrorBody
 from api.services import Services
 from rag import metrics
 from rag.models.llm import GenerationParams, LanguageModel
@@ -89,7 +89,7 @@ def correction(answer: str, citations: list[dict[str, Any]]) -> str:
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion, grounded in the documents",
-    responses={422: {"model": ErrorBody}},
+    responses={422: {"model": ErrorBody}, **LLM_RESPONSES},
 )
 def chat_completions(
     body: ChatRequest,
@@ -156,7 +156,11 @@ def chat_completions(
     return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)
 
 
-@router.get("/models", summary="OpenAI-compatible model list: the one model this service generates with")
+@router.get(
+    "/models",
+    summary="OpenAI-compatible model list: the one model this service generates with",
+    responses={503: LLM_RESPONSES[503]},
+)
 def models(llm: LanguageModel = Depends(get_llm)) -> dict[str, Any]:
     return {
         "object": "list",
@@ -216,6 +220,7 @@ class CompletionRequest(BaseModel):
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "JSON, or server-sent chunks with stream=true"},
         422: {"model": ErrorBody, "description": "invalid fields, or a prompt too long for the model's window"},
+        **LLM_RESPONSES,
     },
 )
 def completions(

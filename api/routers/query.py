@@ -8,7 +8,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.auth import AUTH_RESPONSES, Caller, read_access
 from api.deps import get_pipeline, get_services
-from api.schemas import ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
+from api.schemas import LLM_RESPONSES, ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
 from api.services import Services
 from rag.models.llm import GenerationParams
 from rag.pipeline import RAGPipeline
@@ -39,6 +39,7 @@ def retrieval_options(body: QueryRequest, pipeline: RAGPipeline) -> RetrievalOpt
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"},
         422: {"model": ErrorBody, "description": "invalid fields, or a question too long for the model's window"},
+        **LLM_RESPONSES,
     },
 )
 def query(

@@ -275,6 +275,9 @@ def test_remote_down_gives_503_with_a_message_and_readyz_says_so(tmp_path):
         assert client.post("/v1/chat/completions", json=chat).status_code == 503
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["llm"].startswith("unreachable")
+        paths = client.get("/openapi.json").json()["paths"]
+        for path in ("/v1/query", "/v1/chat/completions", "/v1/completions"):
+            assert {"502", "503", "504"} <= set(paths[path]["post"]["responses"]), path
 
 
 def test_remote_timeout_gives_504(tmp_path):
