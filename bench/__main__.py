@@ -6,6 +6,7 @@
     .venv/bin/python -m bench retrieval   # retrieval latency at 1k, 10k, 100k chunks
     .venv/bin/python -m bench memory      # peak memory of the service process
     .venv/bin/python -m bench all         # all of the above, one after the other (about an hour here)
+    .venv/bin/python -m bench load --minutes 5   # concurrent uploads, deletes, queries; then counts, hashes, memory
 
 Each prints its figures and writes them as JSON under var/bench/. These are measurements, not tests: nothing
 here asserts a time. ``python -m bench <name> --help`` lists a benchmark's options.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import llm, retrieval, service
+from bench import llm, load, retrieval, service
 
 
 def _ingest(args: argparse.Namespace) -> None:
@@ -62,6 +63,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("memory", help="peak memory of the service process (1 and 8 clients)")
     service.add_arguments(p)
     p.set_defaults(run=_memory)
+
+    p = sub.add_parser("load", help="load test: concurrent uploads, deletes and queries, then checks (not in 'all')")
+    load.add_arguments(p)
+    p.set_defaults(run=load.main)
 
     sub.add_parser("all", help="every benchmark with its defaults")
     return top
