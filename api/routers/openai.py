@@ -18,6 +18,7 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -30,6 +31,7 @@ from api.schemas import LLM_RESPONSES, ErrorBody
 from api.services import Services
 from rag import metrics
 from rag.models.llm import GenerationParams, LanguageModel
+from rag.models.remote import RemoteLLMError
 from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions
 from rag.types import Citation
@@ -79,6 +81,17 @@ class ChatRequest(BaseModel):
 
 def _envelope(model: str, completion_id: str, created: int, **fields: Any) -> dict[str, Any]:
     return {"id": completion_id, "created": created, "model": model, **fields}
+
+
+def openai_stream(events: Iterator[dict[str, str]]) -> Iterator[dict[str, str]]:
+    """A failing LLM after the 200 has gone out: an OpenAI ``error`` object in the stream (as vLLM sends), then
+    ``[DONE]``; a RemoteLLM reading this stream turns it back into the error."""
+    try:
+        yield from events
+    except RemoteLLMError as exc:
+        error = {"message": str(exc), "type": "llm_error", "code": exc.status_code}
+        yield {"data": json.dumps({"error": error}, ensure_ascii=False)}
+        yield {"data": "[DONE]"}
 
 
 def correction(answer: str, citations: list[dict[str, Any]]) -> str:
@@ -153,7 +166,9 @@ def chat_completions(
                 yield chunk({}, "stop", sources=sources, answer_type=final["answer_type"])
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)
+    return EventSourceResponse(
+        openai_stream(events()), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s
+    )
 
 
 @router.get(
@@ -289,4 +304,6 @@ def completions(
             }
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s)
+    return EventSourceResponse(
+        openai_stream(events()), ping=15, shutdown_grace_period=services.settings.shutdown_timeout_s
+    )

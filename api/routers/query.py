@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
@@ -11,7 +12,8 @@ from api.deps import get_pipeline, get_services
 from api.schemas import LLM_RESPONSES, ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
 from api.services import Services
 from rag.models.llm import GenerationParams
-from rag.pipeline import RAGPipeline
+from rag.models.remote import RemoteLLMError
+from rag.pipeline import RAGPipeline, StreamEvent
 from rag.retrieval import RetrievalOptions
 from rag.types import Timings
 
@@ -30,6 +32,14 @@ def retrieval_options(body: QueryRequest, pipeline: RAGPipeline) -> RetrievalOpt
     if body.top_k is not None:
         options = options.model_copy(update={"top_k": body.top_k})
     return options
+
+
+def _sse(events: Iterator[StreamEvent]) -> Iterator[dict[str, str]]:
+    try:
+        for e in events:
+            yield {"event": e.event, "data": json.dumps(e.data, ensure_ascii=False)}
+    except RemoteLLMError as exc:  # after the 200 has gone out: the stream says what its status would have been
+        yield {"event": "error", "data": json.dumps({"detail": str(exc), "status_code": exc.status_code})}
 
 
 @router.post(
@@ -55,7 +65,7 @@ def query(
         # errors are a 4xx with a message, not a stream broken off after it started.
         events = itertools.chain([next(events)], events)
         return EventSourceResponse(
-            ({"event": e.event, "data": json.dumps(e.data, ensure_ascii=False)} for e in events),
+            _sse(events),
             ping=15,
             # On SIGTERM an answer being streamed may finish (by default sse-starlette cuts it off at once).
             shutdown_grace_period=services.settings.shutdown_timeout_s,

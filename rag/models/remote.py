@@ -286,9 +286,9 @@ class RemoteLLM:
                     f"the remote LLM at {self.url} sent a stream event that is not JSON", 502
                 ) from None
             if isinstance(chunk, dict) and chunk.get("error"):
-                raise RemoteLLMError(
-                    f"the remote LLM at {self.url} failed while generating: {chunk['error']}", 502
-                ) from None
+                error = chunk["error"]
+                message = error.get("message", error) if isinstance(error, dict) else error
+                raise RemoteLLMError(f"the remote LLM at {self.url} failed while generating: {message}", 502)
             try:
                 choices = chunk["choices"]
                 if not choices:  # a usage-only chunk

@@ -288,6 +288,58 @@ def test_remote_timeout_gives_504(tmp_path):
         assert r.status_code == 504 and "RAG_LLM_TIMEOUT_S" in r.json()["detail"]
 
 
+class BreaksOff(httpx.SyncByteStream):
+    """A stream that sends some text, then loses the connection."""
+
+    def __iter__(self):
+        yield sse(text_chunk("Project Bluefin"), text_chunk(" ships")).removesuffix(b"data: [DONE]\n\n")
+        raise httpx.ReadError("connection reset by peer")
+
+
+def _breaks_off(request):
+    if json.loads(request.content).get("stream"):
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=BreaksOff())
+    return httpx.Response(200, json={"choices": [{"index": 0, "text": "unused"}]})
+
+
+def _sse_events(response) -> list[tuple[str | None, str]]:
+    events, name = [], None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, line[6:]))
+    return events
+
+
+def test_a_remote_failing_mid_stream_ends_the_stream_with_an_error_event(tmp_path):
+    services = fake_services(tmp_path / "data")
+    with _client_with(services, remote(_breaks_off, model="m")) as client:
+        client.post("/v1/documents", files={"file": ("bluefin.txt", FACT, "text/plain")})
+        question = "When does Project Bluefin ship?"
+        with client.stream("POST", "/v1/query", json={"question": question, "stream": True}) as r:
+            assert r.status_code == 200
+            events = _sse_events(r)
+        assert [e for e, _ in events] == ["delta", "delta", "error"]
+        error = json.loads(events[-1][1])
+        assert error["status_code"] == 502 and "ReadError" in error["detail"]
+
+        for path, body in (
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": question}], "stream": True}),
+            ("/v1/completions", {"prompt": "Say something", "stream": True}),
+        ):
+            with client.stream("POST", path, json=body) as r:
+                assert r.status_code == 200
+                data = [d for _, d in _sse_events(r)]
+            assert data[-1] == "[DONE]"
+            error = json.loads(data[-2])["error"]
+            assert error["code"] == 502 and "connection reset by peer" in error["message"], path
+            # ... which a RemoteLLM reading this service's stream turns back into the error
+            llm = remote(lambda request, d=data: event_stream(*(json.loads(x) for x in d[:-1])), model="m")
+            with pytest.raises(RemoteLLMError, match=r"failed while generating: .*connection reset"):
+                list(llm.stream("p"))
+
+
 # --- this service as an OpenAI completion server ------------------------------------------------------------
 
 
