@@ -559,6 +559,9 @@ async function ask(question) {
         answered = true;
       } else if (event === "done") {
         renderTimings(payload.timings || {});
+      } else if (event === "error") {
+        // The model failed after the answer had started (a remote LLM gone): say what the server said.
+        throw new ApiError(payload.status_code || 0, payload.detail);
       }
     }
     if (!answered) throw new ApiError(0, "The answer stream ended before the answer was complete.");
