@@ -26,9 +26,10 @@ class DocumentRetriever(BaseRetriever):
 
     retriever: Retriever
     options: RetrievalOptions = Field(default_factory=RetrievalOptions)
+    collection: str | None = Field(default=None, description="only this collection's documents (None: all)")
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        chunks = self.retriever.retrieve(query, self.options)
+        chunks = self.retriever.retrieve(query, self.options, collection=self.collection)
         return [Document(page_content=c.text, metadata=c.model_dump(exclude={"text"}), id=c.chunk_id) for c in chunks]
 
 

@@ -301,6 +301,18 @@ def test_retrieve_never_returns_another_collections_chunks_even_when_asked_by_id
     assert chunks["chunks"][0]["document_id"] == a["id"]
 
 
+def test_library_callers_name_a_collection_or_search_all(t):
+    from rag.langchain import DocumentRetriever
+
+    a = t.upload(t.alpha, "a.txt", ALPHA_FACT)
+    b = t.upload(t.beta, "b.txt", BETA_FACT)
+    question = "alpha vault code 7741 and beta violet tomatoes"
+    found = {c.document_id for c in t.services.retriever.retrieve(question)}  # the CLI and evaluation: every one
+    assert found == {a["id"], b["id"]}
+    docs = DocumentRetriever(retriever=t.services.retriever, collection="beta").invoke(question)
+    assert {d.metadata["document_id"] for d in docs} == {b["id"]}
+
+
 def test_openai_client_sends_its_api_key_and_sees_only_its_collection(t):
     from openai import OpenAI
 
