@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -435,16 +435,23 @@ def test_ingestion_and_api_code_never_start_processes():
 # --- the registry migration and the CLI ------------------------------------------------------------------------
 
 
-def test_a_registry_from_before_collections_is_migrated_into_the_default_collection(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite, and a throwaway PostgreSQL database (tests/postgres.py; skipped without the server binaries)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+def test_a_registry_from_before_collections_is_migrated_into_the_default_collection(registry_url):
+    engine = create_engine(registry_url)
     with engine.begin() as conn:  # the documents table as it was before collections
         conn.execute(
             text(
                 "CREATE TABLE documents (id VARCHAR(32) PRIMARY KEY, source VARCHAR(1024) NOT NULL, content_hash "
                 "VARCHAR(64) NOT NULL, version INTEGER NOT NULL, status VARCHAR(16) NOT NULL, media_type VARCHAR(128) "
-                "NOT NULL, size_bytes INTEGER NOT NULL, chunk_count INTEGER NOT NULL, created_at DATETIME NOT NULL, "
-                "updated_at DATETIME NOT NULL, owner VARCHAR(256))"
+                "NOT NULL, size_bytes INTEGER NOT NULL, chunk_count INTEGER NOT NULL, created_at TIMESTAMP NOT NULL, "
+                "updated_at TIMESTAMP NOT NULL, owner VARCHAR(256))"
             )
         )
         conn.execute(
@@ -454,11 +461,49 @@ def test_a_registry_from_before_collections_is_migrated_into_the_default_collect
             )
         )
     registry = Registry(engine)
-    assert registry.get("d1").collection == "default"
-    assert registry.find_by_hash("h1").id == "d1" and registry.find_by_hash("h1", "alpha") is None
-    assert registry.document_ids_matching(collection="default") == {"d1"}
-    indexes = {i["name"] for i in __import__("sqlalchemy").inspect(engine).get_indexes("documents")}
-    assert "ix_documents_collection" in indexes
+    try:
+        assert registry.get("d1").collection == "default"
+        assert registry.find_by_hash("h1").id == "d1" and registry.find_by_hash("h1", "alpha") is None
+        assert registry.document_ids_matching(collection="default") == {"d1"}
+        assert "ix_documents_collection" in {i["name"] for i in inspect(engine).get_indexes("documents")}
+        Registry(engine)  # a second start finds everything in place
+    finally:
+        engine.dispose()
+
+
+def test_keys_and_collections_in_the_registry(registry_url):
+    registry = Registry.from_url(registry_url)
+    try:
+        keys = KeyService(registry)
+        alpha, alpha_key = keys.create("write", "alpha", "a")
+        _, beta_key = keys.create("read", "beta")
+        assert keys.verify(alpha_key) == alpha and keys.verify(beta_key).collection == "beta"
+        assert [k.collection for k in keys.list("alpha")] == ["alpha"] and len(keys.list()) == 2
+        assert keys.find(alpha.prefix) == alpha and keys.find(alpha.prefix, "beta") is None
+        assert keys.revoke(alpha) and not keys.revoke(alpha) and keys.verify(alpha_key) is None
+        assert registry.count_active_api_keys() == 1 and len(keys.list(include_revoked=True)) == 2
+
+        for doc, collection in (("a1", "alpha"), ("b1", "beta")):
+            registry.create(
+                document_id=doc,
+                source="same.txt",
+                content_hash="h",
+                media_type="text/plain",
+                size_bytes=1,
+                collection=collection,
+            )
+            registry.publish(doc, version=1, content_hash="h", media_type="text/plain", size_bytes=1, chunk_count=1)
+        assert registry.find_by_source("same.txt", "alpha").id == "a1"
+        assert registry.find_by_hash("h", "beta").id == "b1"
+        assert [d.id for d in registry.list(collection="beta")] == ["b1"] and registry.count("alpha") == 1
+        assert registry.collections_with_documents() == {"alpha", "beta"}
+        assert registry.visible_versions(["a1", "b1"], "alpha") == {"a1": 1}
+        job = registry.create_job("upload", "x", collection="beta")
+        assert registry.get_job(job.id).collection == "beta" and registry.list_jobs(collection="alpha") == []
+        source = registry.create_source("/srv/a", ["**/*"], [], None, "alpha")
+        assert registry.list_sources("beta") == [] and registry.list_sources("alpha") == [source]
+    finally:
+        registry.engine.dispose()
 
 
 def test_cli_creates_lists_and_revokes_keys(tmp_path, monkeypatch):
