@@ -94,7 +94,7 @@ class Retriever:
         A collection alone needs no list when it is the only one holding documents (the usual single-tenant
         case): the search then runs unfiltered, and the registry check on the results still enforces it."""
         if flt is None or flt.is_empty():
-            if collection is None or self.registry.collections_with_documents() <= {collection}:
+            if collection is None or not self.registry.other_collections_exist(collection):
                 return None
             return self.registry.document_ids_matching(collection=collection)
         media = [FILE_TYPES[t] for t in flt.file_types] if flt.file_types is not None else None
