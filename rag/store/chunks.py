@@ -116,8 +116,11 @@ class ChunkStore:
         rows = zip(
             result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
         )
-        for rank, (chunk_id, text, meta, distance) in enumerate(rows, start=1):
-            out.append(RetrievedChunk(**_from_metadata(chunk_id, text, meta), score=1.0 - distance, rank=rank))
+        for chunk_id, text, meta, distance in rows:
+            if meta is None or text is None:
+                # Deleted while this query ran: embedded Chroma found the id in its vector index, then no record.
+                continue
+            out.append(RetrievedChunk(**_from_metadata(chunk_id, text, meta), score=1.0 - distance, rank=len(out) + 1))
         return out
 
     def get(self, chunk_ids: list[str]) -> tuple[list[ChunkRecord], np.ndarray]:
