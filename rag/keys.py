@@ -67,6 +67,8 @@ class KeyService:
         if scope not in SCOPES:
             raise InvalidKeyRequest(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
         check_collection(collection, allow_all=True)
+        if name is not None and len(name) > 256:
+            raise InvalidKeyRequest(f"a key's name is at most 256 characters, not {len(name)}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         record = self.registry.create_api_key(
             prefix=token[:PREFIX_LENGTH], key_hash=hash_token(token), scope=scope, collection=collection, name=name

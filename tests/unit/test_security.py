@@ -527,6 +527,8 @@ def test_cli_creates_lists_and_revokes_keys(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "only admin keys" in bad.output
     bad = runner.invoke(app, ["keys", "create", "--scope", "owner"])
     assert bad.exit_code == 2 and "not one of read, write, admin" in bad.output
+    bad = runner.invoke(app, ["keys", "create", "--scope", "read", "--name", "x" * 300])
+    assert bad.exit_code == 2 and "at most 256 characters" in bad.output
 
     revoked = runner.invoke(app, ["keys", "revoke", key[:12]])
     assert revoked.exit_code == 0, revoked.output
