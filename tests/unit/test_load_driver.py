@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 import uvicorn
 
 from api.app import create_app
-from bench.load import Client, Doc, Ledger, LoadConfig, _verify, memory_figures, run_load
+from bench.load import Client, Doc, Ledger, LoadConfig, _verify, memory_figures, report, run_load
+from tests.fakes import fake_services
 
 
 @contextmanager
@@ -38,10 +40,15 @@ def serve(services) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def test_a_correct_service_passes(services):
+@pytest.mark.parametrize("registry", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def test_a_correct_service_passes(registry, request, tmp_path):
+    """Also on a PostgreSQL registry: the same concurrent writers, through the registry's other dialect."""
+    url = request.getfixturevalue("postgres").new_database() if registry == "postgresql" else ""
+    services = fake_services(tmp_path / "data", registry_url=url)
     cfg = LoadConfig(duration_s=6, live=10, pinned=3, memory_tolerance=1.0)  # memory is the test process's own
     with serve(services) as url:
         result = run_load(url, {}, os.getpid(), cfg)
+    print(report(result))
     assert result["problems"] == []
     ops = result["ops"]
     assert ops["outcome created"] >= 10 and ops["outcome updated"] >= 1 and result["deleted"] >= 1
