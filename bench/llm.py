@@ -9,15 +9,17 @@ greedy decoding, the same max tokens, 2 threads, the family's stop string; time 
 tokens/s (tokens after the first over the time after the first). Engines:
 
 - ``openvino``: ``openvino_genai.LLMPipeline``, f32 KV cache (the service's one-request-at-a-time path);
-- ``openvino-batching``: the service's default, a ``ContinuousBatchingPipeline`` stepped by one engine thread
-  (rag/models/llm.py), same f32 settings;
+- ``openvino-batching``: ``RAG_LLM_MAX_BATCH`` above 1, a ``ContinuousBatchingPipeline`` stepped by one
+  engine thread (rag/models/llm.py), same f32 settings, prefix caching on;
 - ``llama.cpp``: ``llama-cpp-python`` on the same GGUF file (``n_threads=2``, ``repeat_penalty=1``, its KV
   cache reset before each prompt so it cannot reuse the previous prompt's prefix).
 
 Prompts: ``short`` (a one-line question, ~30 tokens) and ``rag5`` (the answer prompt with 5 chunks of ~200
-tokens from data/ as its context, ~1,000 tokens), which is what the first-token target is about.
+tokens from data/ as its context, ~1,000 tokens, a different set of chunks per question), which is what the
+first-token target is about. No engine sees the same prompt twice in a row: OpenVINO's plain pipeline keeps the
+KV cache of a matching prefix between calls, so a repeated prompt would time almost no prefill.
 
-Concurrency: the same requests (every prompt of a kind, ``--rounds`` times) taken by N worker threads through
+Concurrency: the same ``--requests`` requests (rag5 prompts all different) taken by N worker threads through
 the service's ``LLM`` class, batching on and off; total generated tokens/s over the wall time, and TTFT per
 request (for the batching engine from submission, so it includes waiting for the engine; for the plain
 pipeline the runtime's own TTFT, after the lock is taken). Done for the short prompts (decode-bound) and the
@@ -76,12 +78,19 @@ def ensure_llama_cpp(install: bool) -> str | None:
     return None
 
 
-def rag5_prompt(family, question: str) -> str:
-    """The answer prompt with five ~200-token chunks of the sample corpus as its numbered context."""
+def rag5_prompt(family, question: str, index: int) -> str:
+    """The answer prompt with five ~200-token chunks of the sample corpus as its numbered context.
+
+    Each question gets a different set of chunks, as retrieval would give it: with one shared context the plain
+    pipeline would reuse the previous prompt's KV cache for all but the question (it keeps the cache of a
+    matching prefix between calls) and its "first token" would time a few dozen tokens, not a 5-chunk prompt.
+    """
     from rag.prompts import SYSTEM_PROMPT
 
-    files = sorted(p for p in (ROOT / "data").rglob("*") if p.suffix in (".md", ".txt"))[:5]
-    chunks = [" ".join(p.read_text().split()[:150]) for p in files]
+    files = sorted(p for p in (ROOT / "data").rglob("*") if p.suffix in (".md", ".txt"))
+    words = [w for p in files for w in p.read_text().split()]
+    pool = [" ".join(words[i : i + 150]) for i in range(0, len(words) - 150, 37)]  # ~30 overlapping windows
+    chunks = [pool[(index * 7 + j * 3) % len(pool)] for j in range(5)]  # a different first chunk per index
     sources = "\n".join(f"[{n}] {text}" for n, text in enumerate(chunks, start=1))
     return family.format(user=f"Facts:\n{sources}\n\nQuestion: {question}", system=SYSTEM_PROMPT)
 
@@ -174,13 +183,14 @@ def single_stream(
     return out
 
 
-def concurrency(llm, prompts: list[str], levels: list[int], max_tokens: int, rounds: int) -> list[dict[str, Any]]:
-    """Total tokens/s with N requests in flight: the same work at every level (all prompts, ``rounds`` times),
-    taken by N worker threads; per-request TTFT includes the wait for a free slot."""
+def concurrency(llm, prompts: list[str], levels: list[int], max_tokens: int) -> list[dict[str, Any]]:
+    """Total tokens/s with N requests in flight: the same work at every level (every prompt once), taken by N
+    worker threads; per-request TTFT includes the wait for a free slot. The prompts are all different, so no
+    request finds another's prompt in the prefix cache."""
     from rag.models.llm import GenerationParams
 
     params = GenerationParams(max_new_tokens=max_tokens)
-    work = prompts * rounds
+    work = prompts
     rows = []
     for level in levels:
         started = time.perf_counter()
@@ -211,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stop = list(family.stop_strings)
     prompts = {
         "short": [family.format(user=q, system="") for q in QUESTIONS[: args.prompts]],
-        "rag5": [rag5_prompt(family, q) for q in QUESTIONS[: args.prompts]],
+        "rag5": [rag5_prompt(family, q, i) for i, q in enumerate(QUESTIONS[: args.prompts])],
     }
     engines: dict[str, Any] = {"openvino": OpenVINO(max_batch=1), "openvino-batching": OpenVINO(max_batch=8)}
     skipped = {"optimum-intel OVModelForCausalLM": OPTIMUM_SKIPPED}
@@ -228,13 +238,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     single = single_stream(engines, prompts, args.max_tokens, stop, args.repeat)
 
     levels = [int(n) for n in args.concurrency.split(",")]
+    n = args.requests
+    work = {
+        "short": [family.format(user=QUESTIONS[i % len(QUESTIONS)], system="") for i in range(n)],
+        "rag5": [rag5_prompt(family, QUESTIONS[i % len(QUESTIONS)], i) for i in range(n)],
+    }
     concurrent: dict[str, Any] = {}
     for kind in ("short", "rag5"):  # decode-bound and prefill-bound work
         for name in ("openvino-batching", "openvino"):
             print(f"concurrency, {name}, {kind} prompts:", flush=True)
-            concurrent[f"{name} {kind}"] = concurrency(
-                engines[name].llm, prompts[kind], levels, args.max_tokens, args.rounds
-            )
+            concurrent[f"{name} {kind}"] = concurrency(engines[name].llm, work[kind], levels, args.max_tokens)
 
     rows = []
     for name, kinds in single.items():
@@ -320,7 +333,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=64, help="max new tokens (the service's default)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (OpenVINO uses every core)")
     parser.add_argument("--concurrency", default="1,2,4,8", help="concurrent requests to measure")
-    parser.add_argument("--rounds", type=int, default=2, help="times each prompt is asked per concurrency level")
+    parser.add_argument("--requests", type=int, default=16, help="requests per concurrency level (rag5: all different)")
     parser.add_argument("--no-install", action="store_true", help="do not pip install llama-cpp-python")
     parser.add_argument("--out", type=Path, help="JSON result file (default var/bench/llm.json)")
 

@@ -141,13 +141,13 @@ def _first_delta(url: str, questions: list[str], top_k: int, headers: dict[str, 
         for question in questions:
             started = time.perf_counter()
             body = {"question": question, "top_k": top_k, "stream": True}
+            first = None
             with http.stream("POST", "/v1/query", json=body) as response:
-                for line in response.iter_lines():
-                    if line.startswith("event: delta"):
-                        times.append((time.perf_counter() - started) * 1000)
-                        break
-                for _ in response.iter_lines():  # drain: the answer and done events
-                    pass
+                for line in response.iter_lines():  # read to the end: the answer and done events follow
+                    if first is None and line.startswith("event: delta"):
+                        first = (time.perf_counter() - started) * 1000
+            if first is not None:
+                times.append(first)
     return times
 
 

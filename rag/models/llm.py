@@ -269,6 +269,8 @@ class LLM:
             # cache_size 0 lets the KV cache grow with the requests instead of reserving it up front.
             scheduler.max_num_batched_tokens = 4096
             scheduler.cache_size = 0
+            # Prompts share the system prompt; the plain pipeline reuses a matching prefix too.
+            scheduler.enable_prefix_caching = True
             try:
                 pipe = ov_genai.ContinuousBatchingPipeline(str(path), scheduler, device, F32)
                 self._engine = _Engine(pipe)
