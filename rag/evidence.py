@@ -11,7 +11,7 @@ otherwise the best evidence sentence itself is the answer, quoted with its citat
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +127,12 @@ _STOPWORDS = frozenset(
 
 PAIR_DISCOUNT = 0.05
 HEADING_PENALTY = 0.1
+DENSE_WEIGHT = 0.8
+LEXICAL_WEIGHT = 0.2
+RARE_WEIGHT = 0.4
+RANK_PENALTY = 0.02
+# Scores stay on the scale of cosine similarity: a sentence that is the question itself scores about 1.
+SCALE = DENSE_WEIGHT + LEXICAL_WEIGHT + RARE_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -214,10 +220,15 @@ def select_evidence(
     sentence_vectors: np.ndarray,
     question: str,
     limit: int,
+    idf: Callable[[set[str]], Mapping[str, float]] | None = None,
 ) -> list[Evidence]:
-    """Rank sentences by similarity to the question, with a small bonus for sharing its content words.
+    """Rank sentences by similarity to the question, plus the question words they share, rare words counting
+    more (``idf``; without it all words count alike), and a little for their chunk's retrieval rank.
 
-    ``sentence_vectors`` holds the vectors of ``embedding_texts(sentences)``: alone first, then paired.
+    ``sentence_vectors`` holds the vectors of ``embedding_texts(sentences)``: alone first, then paired. The
+    weights were fitted on SQuAD 2.0 samples (seed 1) and checked on others (seeds 2, 3): the evidence
+    sentence's chunk holds the gold answer for 0.886 of answerable questions, against 0.858 for similarity
+    and plain word overlap alone (docs/evaluation.md).
     """
     if not sentences:
         return []
@@ -226,11 +237,22 @@ def select_evidence(
     # only on the strength of its predecessor.
     dense = np.maximum(sentence_vectors[:n] @ question_vector, sentence_vectors[n:] @ question_vector - PAIR_DISCOUNT)
     asked = content_words(question)
-    lexical = np.array([len(asked & content_words(s.text)) / max(len(asked), 1) for s in sentences], dtype=np.float32)
+    weight = dict(idf(asked)) if idf is not None else dict.fromkeys(asked, 1.0)
+    total = sum(weight.values()) or 1.0
+    shared = [asked & content_words(s.text) for s in sentences]
+    lexical = np.array([len(w) / max(len(asked), 1) for w in shared], dtype=np.float32)
+    rare = np.array([sum(weight[t] for t in w) / total for w in shared], dtype=np.float32)
     # A heading names the topic the question is about more often than it answers it ("Zephyr Kitchen Notes"),
     # so it must beat the sentences below it clearly ("Aurora 3.2 (released 14 October 2026)" still does).
     headings = np.array([s.heading for s in sentences], dtype=np.float32)
-    scores = 0.8 * dense + 0.2 * lexical - HEADING_PENALTY * headings
+    ranks = np.array([s.chunk.rank - 1 for s in sentences], dtype=np.float32)
+    scores = (
+        DENSE_WEIGHT * dense
+        + LEXICAL_WEIGHT * lexical
+        + RARE_WEIGHT * rare
+        - RANK_PENALTY * ranks
+        - HEADING_PENALTY * headings
+    ) / SCALE
     order = np.argsort(-scores, kind="stable")[:limit]
     return [Evidence(sentences[i], float(scores[i]), n) for n, i in enumerate(order, start=1)]
 

@@ -50,6 +50,7 @@ class KeywordIndex:
         self._ids: list[str] = []
         self._documents: np.ndarray = np.array([], dtype=object)
         self._versions: np.ndarray = np.array([], dtype=np.int64)
+        self._df: dict[str, int] = {}
 
     def _tokenize(self, texts: list[str], ids: bool = True):
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False, return_ids=ids)
@@ -68,13 +69,30 @@ class KeywordIndex:
                 documents.append(document_id)
                 versions.append(version)
         bm25 = None
+        df: dict[str, int] = {}
         if texts:
             bm25 = bm25s.BM25()
-            bm25.index(self._tokenize(texts), show_progress=False)
-        self._bm25, self._ids, self._generation = bm25, ids, generation
+            tokenized = self._tokenize(texts)
+            bm25.index(tokenized, show_progress=False)
+            counts = np.zeros(len(tokenized.vocab), dtype=np.int64)
+            for token_ids in tokenized.ids:
+                counts[np.unique(np.asarray(token_ids, dtype=np.int64))] += 1
+            df = {word: int(counts[i]) for word, i in tokenized.vocab.items()}
+        self._bm25, self._ids, self._generation, self._df = bm25, ids, generation, df
         self._documents = np.array(documents, dtype=object)
         self._versions = np.array(versions, dtype=np.int64)
         log.info("keyword index rebuilt: %d chunks in %.2fs", len(ids), time.perf_counter() - started)
+
+    def idf(self, words: set[str]) -> dict[str, float]:
+        """Inverse document frequency of (stemmed, lower-case) words over the published chunks.
+
+        Evidence selection weighs the question words a sentence shares by how rare they are: sharing "Normandy"
+        says more than sharing "century". A word in no chunk gets the highest value.
+        """
+        with self._lock:
+            self._current()
+            n = len(self._ids)
+            return {w: float(np.log((n + 1) / (self._df.get(w, 0) + 0.5))) for w in words}
 
     def search(self, query: str, k: int, document_ids: set[str] | None = None) -> list[KeywordHit]:
         """Top ``k`` chunks by BM25, optionally only among ``document_ids``; zero-score chunks are left out."""

@@ -56,7 +56,10 @@ class RAGPipeline:
         if not sentences:  # chunks without full sentences (tables, lists of words): use them whole
             sentences = [Sentence(c, c.text, c.start, c.end) for c in chunks]
         vectors = self.retriever.embedder.embed([question, *embedding_texts(sentences)])
-        return select_evidence(vectors[0], sentences, vectors[1:], question, self.evidence_sentences)
+        keyword = getattr(self.retriever, "keyword", None)
+        return select_evidence(
+            vectors[0], sentences, vectors[1:], question, self.evidence_sentences, keyword.idf if keyword else None
+        )
 
     def prompt_for(self, question: str, evidence: Sequence[Evidence]) -> str:
         return build_rag_prompt(self.llm.family, question, evidence)

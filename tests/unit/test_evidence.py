@@ -106,6 +106,28 @@ def test_select_evidence_uses_the_previous_sentence_for_context():
     assert [e.number for e in chosen] == [1, 2]
 
 
+def test_select_evidence_weighs_shared_rare_words_more():
+    ev = _evidence(
+        "In the tenth century the people settled.", "The Normans settled in Normandy.", "Unrelated text here."
+    )
+    sentences = [e.sentence for e in ev]
+    vectors = np.zeros((6, 2), dtype=np.float32)
+    vectors[:, 0] = 1.0  # every sentence as close to the question as the others
+    question = "In which century did the Normans settle?"
+    rare = {"norman": 5.0, "centuri": 0.5, "settl": 0.5}  # stemmed words
+
+    def idf(words):
+        return {w: rare.get(w, 1.0) for w in words}
+
+    plain = select_evidence(np.array([1.0, 0.0]), sentences, vectors, question, limit=3)
+    weighted = select_evidence(np.array([1.0, 0.0]), sentences, vectors, question, limit=3, idf=idf)
+    # Both sentences share two question words: a tie without idf (kept in order), the rare name wins with it.
+    assert plain[0].score == plain[1].score
+    assert plain[0].sentence.text.startswith("In the tenth century")
+    assert weighted[0].sentence.text == "The Normans settled in Normandy."
+    assert weighted[0].score > weighted[1].score > weighted[2].score
+
+
 def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
     text = "# Zephyr Kitchen Notes\n\nThe kitchen closes at 21:30.\n\n## Release 3.2 (14 October 2026)\n\nFixes."
     chunk = RetrievedChunk(

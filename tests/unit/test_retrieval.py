@@ -88,3 +88,13 @@ def test_keyword_index_follows_new_versions_and_deletes(indexed):
     assert services.retriever.retrieve("QZ-9001", keyword)[0].version == 2
     services.indexer.delete(ids["incident.md"])
     assert services.retriever.retrieve("QZ-9001", keyword) == []
+
+
+def test_keyword_idf_counts_chunks_with_the_word(indexed):
+    services, _ = indexed
+    idf = services.retriever.keyword.idf({"train", "pager", "zebra"})  # stemmed: "trains" -> "train"
+    n = len(services.retriever.keyword._ids)  # chunks indexed (one per document here)
+    # "trains" is in two chunks (handbook, notes), "pager" in one, "zebra" in none.
+    assert idf["train"] == pytest.approx(np.log((n + 1) / 2.5))
+    assert idf["pager"] == pytest.approx(np.log((n + 1) / 1.5))
+    assert idf["zebra"] > idf["pager"] > idf["train"]
