@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     llm_tokenizer: str | None = Field(
         default=None,
         description="tokenizer to count a remote model's prompt tokens with: 'default' (the bundled SmolLM2), a .gguf "
-        "file or an OpenVINO IR folder; unset: a conservative estimate from the text's length",
+        "file or an OpenVINO IR folder; unset: one token per UTF-8 byte, an upper bound",
     )
     llm_context_window: int | None = Field(
         default=None, ge=256, le=1_048_576, description="the remote model's window in tokens; unset: its family's"

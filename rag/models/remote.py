@@ -11,8 +11,8 @@ instance of this service) instead of the model in this process.
   ``StopHoldback`` as the local model, since not every server honours them, or honours all of them. A stream is
   closed as soon as one appears, which stops the server's generation too.
 - Tokens for the context-window budget are counted with a local tokenizer of the same model when one is given
-  (``tokenizer``), else estimated from the UTF-8 length, generously (``ESTIMATE_BYTES_PER_TOKEN``), so that a
-  prompt the budget admits fits the window.
+  (``tokenizer``), else bounded from above by the UTF-8 length (``ESTIMATE_BYTES_PER_TOKEN``), so that a prompt
+  the budget admits fits the window.
 - Failures of the remote become ``RemoteLLMError`` with the HTTP status the service answers: 503 when it cannot
   be reached or says it is busy, 504 when it does not answer in time, 502 when it answers with an error or
   something that is not an OpenAI reply. The message says what to check.
@@ -35,10 +35,12 @@ from rag.prompts import FAMILIES, PromptFamily, detect_family, get_family
 
 log = logging.getLogger(__name__)
 
-# A byte-level BPE tokenizer (SmolLM2, Llama, Qwen, GPT-NeoX) makes a token of about 4 bytes of English prose and
-# 1 to 3 of digits, code or non-Latin text. Counting one token per 2 bytes overestimates every text measured in
-# docs/deploy.md, so a prompt the budget admits fits the real window; the price is less evidence near the limit.
-ESTIMATE_BYTES_PER_TOKEN = 2.0
+# Without the model's tokenizer, count one token per UTF-8 byte: an upper bound, since every token of a byte-level
+# BPE (SmolLM2, Llama 3, Qwen, GPT-NeoX) or byte-fallback SentencePiece (Llama 2) vocabulary stands for at least
+# one byte. English prose has about 3-4 bytes a token, but digits are one token each and Chinese about 1.5 bytes
+# a token, so any smaller divisor undercounts some text (docs/deploy.md has the measurements). A prompt the budget
+# admits thus always fits the real window; the price is that evidence is trimmed early near a small window.
+ESTIMATE_BYTES_PER_TOKEN = 1.0
 
 RemoteAPI = Literal["completions", "chat"]
 

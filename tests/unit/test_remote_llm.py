@@ -189,10 +189,10 @@ def test_check_reports_reachability():
     assert remote(lambda r: httpx.Response(502, text="bad gateway")).check().startswith("failing:")
 
 
-def test_estimate_is_generous():
+def test_estimate_is_an_upper_bound_of_byte_level_tokens():
     assert estimate_tokens("") == 0
-    assert estimate_tokens("abcd") == 2 and estimate_tokens("é") == 1
-    assert remote(FakeServer()).count_tokens("x" * 100) == 50
+    assert estimate_tokens("abcd") == 4 and estimate_tokens("é") == 2 and estimate_tokens("汤") == 3
+    assert remote(FakeServer()).count_tokens("x" * 100) == 100
 
 
 def test_family_is_detected_once_the_remote_answers(monkeypatch):
