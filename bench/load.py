@@ -514,6 +514,7 @@ def main(args: argparse.Namespace) -> None:
         log.close()
     print(report(result))
     print(f"written to {write_result('load', result, args.out)}")
-    shutil.rmtree(data_dir, ignore_errors=True)
     if result["problems"]:
+        print(f"the server's log and data are kept in {data_dir}")
         raise SystemExit(1)
+    shutil.rmtree(data_dir, ignore_errors=True)

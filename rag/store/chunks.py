@@ -6,10 +6,11 @@ offline. The collection uses cosine space, so Chroma's distance is ``1 - cosine 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -18,6 +19,23 @@ from rag.store.owners import current_owner
 from rag.types import ChunkRecord, RetrievedChunk
 
 _ABSENT = -1  # Chroma metadata cannot hold None
+_T = TypeVar("_T")
+
+
+def _read(call: Callable[[], _T], attempts: int = 3) -> _T:
+    """A read that a concurrent delete of the same chunks can make embedded Chroma fail ("Error finding id": the
+    ids left its index between two steps of the read). Read again: the delete has finished by then, and the
+    chunks it removed are simply not found."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            from chromadb.errors import InternalError
+
+            if not isinstance(exc, InternalError) or "finding id" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
@@ -106,11 +124,13 @@ class ChunkStore:
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
         if k <= 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[embedding],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
+        result = _read(
+            lambda: self._collection.query(
+                query_embeddings=[embedding],
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         )
         out: list[RetrievedChunk] = []
         rows = zip(
@@ -127,12 +147,13 @@ class ChunkStore:
         """Chunks and their vectors, in the order asked; ids that do not exist are left out."""
         if not chunk_ids:
             return [], np.zeros((0, 0), dtype=np.float32)
-        result = self._collection.get(ids=chunk_ids, include=["documents", "metadatas", "embeddings"])
+        result = _read(lambda: self._collection.get(ids=chunk_ids, include=["documents", "metadatas", "embeddings"]))
         found = {
             i: (ChunkRecord(**_from_metadata(i, t, m)), e)
             for i, t, m, e in zip(
                 result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
             )
+            if m is not None and t is not None  # deleted while this read ran
         }
         ordered = [found[i] for i in chunk_ids if i in found]
         vectors = np.asarray([e for _, e in ordered], dtype=np.float32)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from rag.store.chunks import ChunkStore
 
@@ -21,3 +22,33 @@ def test_a_chunk_deleted_during_a_query_is_left_out():
     hits = ChunkStore(_RacingCollection()).query(np.zeros(4, dtype=np.float32), k=2)
     assert [(h.chunk_id, h.rank) for h in hits] == [("d1:1:0", 1)]
     assert abs(hits[0].score - 0.8) < 1e-9
+
+
+class _FlakyCollection:
+    """Embedded Chroma's other answer to a read racing a delete: an error naming an id it no longer finds."""
+
+    def __init__(self, failures: int, message: str = "Error executing plan: Internal error: Error finding id") -> None:
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def get(self, **_kwargs):
+        from chromadb.errors import InternalError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise InternalError(self.message)
+        return {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+
+
+def test_a_read_racing_a_delete_is_read_again():
+    flaky = _FlakyCollection(failures=2)
+    records, _ = ChunkStore(flaky).get(["gone:1:0"])
+    assert records == [] and flaky.calls == 3
+
+
+def test_other_errors_and_persistent_ones_are_raised():
+    from chromadb.errors import InternalError
+
+    for collection, calls in ((_FlakyCollection(failures=9), 3), (_FlakyCollection(failures=1, message="disk"), 1)):
+        with pytest.raises(InternalError):
+            ChunkStore(collection).get(["x"])
+        assert collection.calls == calls
