@@ -142,6 +142,7 @@ class _Request:
         self.submitted = time.perf_counter()
         self.first_token_ms: float | None = None
         self.generated_tokens = 0  # the runtime's count: includes a stop-string token it removed from the output
+        self.received = 0  # token ids handed out; the count when the runtime has none (a cancelled request)
         self.cancel = False
 
     def tokens(self) -> Iterator[list[int]]:
@@ -193,7 +194,14 @@ class _Engine:
                         request.events.put(exc)
                     self._active.clear()
                 continue
-            self._collect()
+            try:
+                self._collect()
+            except BaseException as exc:  # the engine thread must outlive any one request's failure
+                log.exception("LLM result collection failed")
+                with self._lock:
+                    for request in self._active.values():
+                        request.events.put(exc)
+                    self._active.clear()
             time.sleep(0)  # give waiting Python threads the GIL between steps
 
     def _collect(self) -> None:
@@ -206,6 +214,7 @@ class _Engine:
                         if ids := list(output.generated_ids):
                             if request.first_token_ms is None:
                                 request.first_token_ms = (time.perf_counter() - request.submitted) * 1000
+                            request.received += len(ids)
                             request.events.put(ids)
                 status = handle.get_status()
                 if request.cancel and status == status_of.RUNNING:
@@ -215,7 +224,12 @@ class _Engine:
                     request.events.put(RuntimeError("the model could not schedule this request (out of KV cache)"))
                     del self._active[request_id]
                 elif status != status_of.RUNNING:
-                    request.generated_tokens = int(handle.get_perf_metrics().get_num_generated_tokens())
+                    # Only a request that ran to its end has metrics: a cancelled one (its client hit a stop
+                    # string) raises "Perf metrics are not available", which once killed this thread.
+                    try:
+                        request.generated_tokens = int(handle.get_perf_metrics().get_num_generated_tokens())
+                    except RuntimeError:
+                        request.generated_tokens = request.received
                     request.events.put(None)
                     del self._active[request_id]
 

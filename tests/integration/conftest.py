@@ -94,6 +94,12 @@ def llm() -> LLM:
     return LLM.load("default")
 
 
+@pytest.fixture(scope="session")
+def batching_llm() -> LLM:
+    """The continuous-batching engine (RAG_LLM_MAX_BATCH above 1)."""
+    return LLM.load("default", max_batch=4)
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("server")
