@@ -50,6 +50,10 @@ class KeywordIndex:
         self._ids: list[str] = []
         self._documents: np.ndarray = np.array([], dtype=object)
         self._versions: np.ndarray = np.array([], dtype=np.int64)
+        # Each chunk's document as a small integer, so a filter to a set of documents (a collection's, or a
+        # request's) is a sort-based isin over integers: np.isin over the object array compares pairwise.
+        self._doc_codes: np.ndarray = np.array([], dtype=np.int64)
+        self._doc_index: dict[str, int] = {}
         self._df: dict[str, int] = {}
 
     def _tokenize(self, texts: list[str], ids: bool = True):
@@ -81,6 +85,8 @@ class KeywordIndex:
         self._bm25, self._ids, self._generation, self._df = bm25, ids, generation, df
         self._documents = np.array(documents, dtype=object)
         self._versions = np.array(versions, dtype=np.int64)
+        self._doc_index = {d: i for i, d in enumerate(dict.fromkeys(documents))}
+        self._doc_codes = np.array([self._doc_index[d] for d in documents], dtype=np.int64)
         log.info("keyword index rebuilt: %d chunks in %.2fs", len(ids), time.perf_counter() - started)
 
     def idf(self, words: set[str]) -> dict[str, float]:
@@ -102,7 +108,8 @@ class KeywordIndex:
                 return []
             mask = None
             if document_ids is not None:
-                mask = np.isin(self._documents, list(document_ids)).astype(np.float32)
+                codes = np.array([self._doc_index[d] for d in document_ids if d in self._doc_index], dtype=np.int64)
+                mask = np.isin(self._doc_codes, codes).astype(np.float32)
                 if not mask.any():
                     return []
             # Query words as strings: the index maps them to its own vocabulary; unknown words cannot match.
