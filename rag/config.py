@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="requests decoded together (continuous batching); 1 is quickest to the first token on a small CPU",
+        description="requests decoded together (continuous batching); 1 decodes a single stream fastest",
     )
     # A remote LLM: any OpenAI-compatible server generates instead of the in-process model (docs/deploy.md).
     llm_url: str | None = Field(
