@@ -10,19 +10,24 @@ DOC = (
 )
 
 
-def _chunk(text_start: int = 0) -> RetrievedChunk:
+def _retrieved(text: str, start: int = 0, source: str = "s.md", score: float = 1.0) -> RetrievedChunk:
+    """A retrieved chunk holding ``text``, which starts at ``start`` in its document."""
     return RetrievedChunk(
-        chunk_id="d:1:0",
-        document_id="d",
+        chunk_id=f"{source}:1:0",
+        document_id=source,
         version=1,
-        source="bees.md",
+        source=source,
         chunk_index=0,
-        start=text_start,
-        end=len(DOC),
-        text=DOC[text_start:],
-        score=0.5,
+        start=start,
+        end=start + len(text),
+        text=text,
+        score=score,
         rank=1,
     )
+
+
+def _chunk(text_start: int = 0) -> RetrievedChunk:
+    return _retrieved(DOC[text_start:], text_start, "bees.md", 0.5)
 
 
 def test_sentences_keep_exact_document_spans():
@@ -40,35 +45,13 @@ def test_sentences_keep_exact_document_spans():
 
 def test_headings_with_content_are_sentences():
     text = "## Aurora 3.2 (released 14 October 2026)\n\n- PDF export."
-    chunk = RetrievedChunk(
-        chunk_id="x",
-        document_id="x",
-        version=1,
-        source="n.md",
-        chunk_index=0,
-        start=0,
-        end=len(text),
-        text=text,
-        score=1,
-        rank=1,
-    )
+    chunk = _retrieved(text)
     assert [s.text for s in split_sentences(chunk)] == ["Aurora 3.2 (released 14 October 2026)"]
 
 
 def _evidence(*texts: str) -> list[Evidence]:
     doc = " ".join(texts)
-    chunk = RetrievedChunk(
-        chunk_id="c",
-        document_id="c",
-        version=1,
-        source="s",
-        chunk_index=0,
-        start=0,
-        end=len(doc),
-        text=doc,
-        score=1,
-        rank=1,
-    )
+    chunk = _retrieved(doc)
     return [Evidence(s, 1.0, i) for i, s in enumerate(split_sentences(chunk), start=1)]
 
 
@@ -130,18 +113,7 @@ def test_select_evidence_weighs_shared_rare_words_more():
 
 def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
     text = "# Zephyr Kitchen Notes\n\nThe kitchen closes at 21:30.\n\n## Release 3.2 (14 October 2026)\n\nFixes."
-    chunk = RetrievedChunk(
-        chunk_id="z",
-        document_id="z",
-        version=1,
-        source="z.md",
-        chunk_index=0,
-        start=0,
-        end=len(text),
-        text=text,
-        score=1,
-        rank=1,
-    )
+    chunk = _retrieved(text)
     sentences = split_sentences(chunk)
     assert [(s.text, s.heading) for s in sentences] == [
         ("The kitchen closes at 21:30.", False),
@@ -151,18 +123,7 @@ def test_word_only_headings_are_not_evidence_but_headings_with_numbers_are():
 
 def test_headings_need_a_clear_lead_to_win():
     text = "# Release 3.2 notes\n\nThe kitchen closes at 21:30."
-    chunk = RetrievedChunk(
-        chunk_id="z",
-        document_id="z",
-        version=1,
-        source="z.md",
-        chunk_index=0,
-        start=0,
-        end=len(text),
-        text=text,
-        score=1,
-        rank=1,
-    )
+    chunk = _retrieved(text)
     sentences = split_sentences(chunk)
     assert [s.heading for s in sentences] == [True, False]
     # the heading is slightly closer to the question, but not by the heading penalty
