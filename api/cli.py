@@ -184,7 +184,7 @@ def eval_beir(
     settings = _settings()
     eval_dir = settings.data_dir / "eval" / f"{corpus_dir.name}-{settings.embedding_backend}-{settings.chunk_size}"
     services = Services.build(
-        Settings(**{**settings.model_dump(), "data_dir": eval_dir, "cache_dir": settings.model_cache_dir}),
+        settings.isolated(eval_dir),
         load_llm=answers > 0,
     )
     started = time.perf_counter()
@@ -241,6 +241,9 @@ def eval_squad(
     out: Annotated[
         Path | None, typer.Option(help="JSON result (default DATA_DIR/eval/squad-NAME.json); .md and .png next to it")
     ] = None,
+    held_out: Annotated[
+        bool, typer.Option(help="leave out the questions of articles the answerability model was trained on")
+    ] = True,
 ) -> None:
     """Answer quality, open-book: all paragraphs indexed, questions asked through the same pipeline as the API."""
     from functools import partial
@@ -250,12 +253,14 @@ def eval_squad(
 
     settings = _settings()
     eval_dir = settings.data_dir / "eval" / f"{path.stem}-{settings.embedding_backend}-{settings.chunk_size}"
-    services = Services.build(
-        Settings(**{**settings.model_dump(), "data_dir": eval_dir, "cache_dir": settings.model_cache_dir})
-    )
+    services = Services.build(settings.isolated(eval_dir))
     assert services.pipeline is not None
     counts = index_squad(services.indexer, path)
     console.print(f"index {eval_dir}: {counts}")
+    checker = services.pipeline.answerability
+    trained = _trained_articles(checker.training if checker else {}, path) if held_out else []
+    if trained:
+        console.print(f"left out: questions of the {len(trained)} articles the answerability model was trained on")
     results = []
     with _eval_progress("asking") as progress:
         for k in [int(v) for v in top_k.split(",") if v.strip()] or [settings.top_k]:
@@ -268,6 +273,7 @@ def eval_squad(
                     seed,
                     lambda n, total, task=task: progress.update(task, completed=n, total=total),
                     top_k=k,
+                    exclude_articles=trained,
                 )
             )
     for result in results:
@@ -278,6 +284,58 @@ def eval_squad(
     out = out or settings.data_dir / "eval" / f"squad-{path.stem}.json"
     payload = results[0] if len(results) == 1 else results
     _eval_outputs(out, payload, squad_markdown(results, _command_line()), partial(squad_chart, results))
+
+
+def _trained_articles(training: dict, path: Path) -> list[str]:
+    """The articles of this SQuAD file that a model's training.json lists."""
+    from evaluation.datasets import squad
+
+    _, questions = squad(path)
+    return sorted({q.article for q in questions} & set(training.get("articles", [])))
+
+
+@eval_app.command("train-answerability")
+def train_answerability(
+    path: Annotated[Path, typer.Argument(help="a SQuAD 2.0 json file (it marks unanswerable questions)", exists=True)],
+    out: Annotated[Path, typer.Option(help="folder for the adapter and training.json")],
+    articles: Annotated[
+        str, typer.Option(help="which half of the articles (sorted by title) to train on: even or odd")
+    ] = "even",
+    epochs: Annotated[float, typer.Option(help="passes over the examples")] = 2.0,
+    learning_rate: Annotated[float, typer.Option(help="peak learning rate (one-cycle schedule)")] = 5e-4,
+    seed: Annotated[int, typer.Option(help="shuffling and initialisation seed")] = 0,
+) -> None:
+    """Train the answerability cross-encoder on half of a SQuAD 2.0 file's articles; the other half stays a fair
+    test for `rag eval squad` (which leaves the training articles out). Use it with RAG_ANSWERABILITY_MODEL=OUT."""
+    from evaluation.answerability import make_examples, split_articles, train
+    from evaluation.answers import index_squad
+    from evaluation.datasets import squad
+
+    if articles not in ("even", "odd"):
+        raise typer.BadParameter("use even or odd", param_hint="--articles")
+    settings = _settings()
+    eval_dir = settings.data_dir / "eval" / f"{path.stem}-{settings.embedding_backend}-{settings.chunk_size}"
+    services = Services.build(settings.isolated(eval_dir).model_copy(update={"answerability_model": "none"}))
+    assert services.pipeline is not None
+    index_squad(services.indexer, path)
+    chosen = set(split_articles(path)[0 if articles == "even" else 1])
+    questions = [q for q in squad(path)[1] if q.article in chosen]
+    with _eval_progress("examples") as progress:
+        task = progress.add_task("retrieval + evidence", total=len(questions))
+        examples = make_examples(services.pipeline, questions, lambda n, t: progress.update(task, completed=n))
+    with _eval_progress("training") as progress:
+        task = progress.add_task("steps", total=None)
+        info = train(
+            examples,
+            out,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            seed=seed,
+            on_step=lambda n, total, loss: progress.update(
+                task, completed=n, total=total, description=f"loss {loss:.3f}"
+            ),
+        )
+    typer.echo(json.dumps(info, indent=2))
 
 
 @app.command()

@@ -13,6 +13,7 @@ from ingest.source_service import SourceService
 from rag.config import Settings
 from rag.keys import KeyService
 from rag.keyword import KeywordIndex
+from rag.models.answerability import AnswerabilityModel
 from rag.models.embedder import Embedder
 from rag.models.llm import LLM, LanguageModel
 from rag.models.remote import RemoteLLM
@@ -106,5 +107,7 @@ class Services:
                 evidence_sentences=settings.evidence_sentences,
                 abstain_below=settings.abstain_below,
                 abstain_text=settings.abstain_text,
+                answerability=AnswerabilityModel.load(settings.answerability_model, settings.model_cache_dir),
+                abstain_below_answerability=settings.abstain_below_answerability,
             )
         return services

@@ -68,7 +68,7 @@ def main() -> None:
             rows.append({"question": q, **body["timings"], "answer_type": body["answer_type"]})
         print(f"{body['answer_type']:<10} {body['timings']['total_ms']:8.1f} ms  {q} -> {body['answer'][:90]!r}")
 
-    stages = ["embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms"]
+    stages = ["embed_ms", "retrieve_ms", "evidence_ms", "answerability_ms", "first_token_ms", "generate_ms", "total_ms"]
     if args.url:
         stages.append("client_ms")
     print(f"\n{len(rows)} queries over {len(questions)} questions ({'HTTP ' + args.url if args.url else 'in-process'})")
@@ -78,7 +78,7 @@ def main() -> None:
         print(f"{stage:<16}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
     tokens = [r["generated_tokens"] / (r["generate_ms"] / 1000) for r in rows if r["generate_ms"]]
     print(f"{'decode tok/s':<16}{statistics.median(tokens):>10.1f}")
-    kinds = {k: sum(r["answer_type"] == k for r in rows) for k in ("generated", "extractive", "no_documents")}
+    kinds = {k: sum(r["answer_type"] == k for r in rows) for k in ("generated", "extractive", "abstained", "no_documents")}
     print("answer types:", kinds)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -42,6 +42,9 @@ class HashedWords:
             out[row] /= max(np.linalg.norm(out[row]), 1e-9)
         return out
 
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,16 @@ def index_squad(indexer: Indexer, path: Path, on_result: Callable | None = None)
     return vars(indexer.ingest_many(items, on_result))
 
 
-STAGES = ("embed_ms", "retrieve_ms", "evidence_ms", "first_token_ms", "generate_ms", "total_ms", "tokens_per_s")
+STAGES = (
+    "embed_ms",
+    "retrieve_ms",
+    "evidence_ms",
+    "answerability_ms",
+    "first_token_ms",
+    "generate_ms",
+    "total_ms",
+    "tokens_per_s",
+)
 
 
 def stage_latency(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -56,9 +65,13 @@ def evaluate_answers(
     seed: int = 0,
     on_question: Callable[[int, int], None] | None = None,
     top_k: int | None = None,
+    exclude_articles: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Ask a sample of the file's questions (all of them without ``limit``); ``top_k`` chunks per question."""
+    """Ask a sample of the file's questions (all of them without ``limit``); ``top_k`` chunks per question.
+
+    Questions of ``exclude_articles`` are left out before sampling: those a trained component has seen."""
     _, questions = squad(path)
+    questions = [q for q in questions if q.article not in set(exclude_articles)]
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
     rows = []
@@ -71,6 +84,7 @@ def evaluate_answers(
             "abstained": abstained,
             "words": len(text.split()),
             "evidence_score": answer.evidence_score,
+            "answerability": answer.answerability,
             **timing_row(answer),
         }
         if q.answers:
@@ -96,6 +110,7 @@ def evaluate_answers(
         "top_k": top_k or pipeline.default_top_k,
         "limit": limit,
         "seed": seed,
+        "excluded_articles": sorted(exclude_articles),
         "questions": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),

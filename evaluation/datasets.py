@@ -59,6 +59,7 @@ class SquadQuestion:
     question: str
     answers: list[str]  # empty when the question has no answer in the text (SQuAD 2.0)
     context_id: str
+    article: str = ""  # the title of the article the paragraph is from
 
 
 def squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
@@ -72,5 +73,5 @@ def squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
             paragraphs[context_id] = paragraph["context"]
             for qa in paragraph["qas"]:
                 answers = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
-                questions.append(SquadQuestion(qa["id"], qa["question"], answers, context_id))
+                questions.append(SquadQuestion(qa["id"], qa["question"], answers, context_id, article["title"]))
     return paragraphs, questions

@@ -14,6 +14,7 @@ STAGE_LABELS = {
     "embed_ms": "embed question",
     "retrieve_ms": "retrieve",
     "evidence_ms": "evidence",
+    "answerability_ms": "answerability check",
     "first_token_ms": "first token",
     "generate_ms": "generate (whole answer)",
     "total_ms": "total",
@@ -69,7 +70,13 @@ def squad_markdown(results: list[dict[str, Any]], command: str) -> str:
             f"```sh\n{command}\n```",
             "",
             f"{sample} questions (seed {first.get('seed')}): {first['answerable']} answerable, "
-            f"{first['unanswerable']} unanswerable. Quality figures are over the answerable questions.",
+            f"{first['unanswerable']} unanswerable. Quality figures are over the answerable questions."
+            + (
+                f" Left out: the questions of the {len(first['excluded_articles'])} articles the answerability "
+                f"model was trained on ({', '.join(first['excluded_articles'])})."
+                if first.get("excluded_articles")
+                else ""
+            ),
             "",
             _table(header, rows),
             "",

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
         default=0.4, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"
     )
     abstain_text: str = "The documents do not contain an answer to this question."
+    answerability_model: str = Field(
+        default="default",
+        description="cross-encoder that decides whether the evidence answers the question: 'default' (bundled "
+        "MiniLM adapter), a LoRA adapter or sequence-classification folder, or 'none' to rely on the floor alone",
+    )
+    abstain_below_answerability: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="abstain when the answerability model's probability is lower"
+    )
 
     # Uploads.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
@@ -200,6 +208,12 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    def isolated(self, data_dir: Path) -> Settings:
+        """The same models and options working in a folder of its own: its own SQLite registry and embedded
+        Chroma, never the service's (an evaluation must not write into the documents users query)."""
+        fields = {**self.model_dump(), "data_dir": data_dir, "cache_dir": self.model_cache_dir}
+        return type(self)(**{**fields, "registry_url": "", "chroma_url": None})
 
     @property
     def admin_key_path(self) -> Path:

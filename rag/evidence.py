@@ -214,6 +214,13 @@ def embedding_texts(sentences: Sequence[Sentence]) -> list[str]:
     return alone + paired
 
 
+def evidence_passage(evidence: Sequence[Evidence], limit: int = 3) -> str:
+    """What the answerability model reads: the best evidence sentences, best first, each on one line's worth.
+
+    Training (evaluation/answerability.py) builds its passages with this same function."""
+    return " ".join(e.sentence.flat for e in evidence[:limit])
+
+
 def select_evidence(
     question_vector: np.ndarray,
     sentences: Sequence[Sentence],

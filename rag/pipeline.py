@@ -13,7 +13,16 @@ from typing import Any
 
 from rag import metrics
 from rag.citations import answer_sentences, strip_invalid_markers, to_citation
-from rag.evidence import Evidence, Sentence, check_support, embedding_texts, select_evidence, split_sentences
+from rag.evidence import (
+    Evidence,
+    Sentence,
+    check_support,
+    embedding_texts,
+    evidence_passage,
+    select_evidence,
+    split_sentences,
+)
+from rag.models.answerability import AnswerabilityModel
 from rag.models.llm import GenerationParams, LanguageModel
 from rag.prompts import build_rag_prompt
 from rag.retrieval import RetrievalOptions, Retriever
@@ -42,6 +51,8 @@ class RAGPipeline:
         evidence_sentences: int = 3,
         abstain_below: float | None = None,
         abstain_text: str = "The documents do not contain an answer to this question.",
+        answerability: AnswerabilityModel | None = None,
+        abstain_below_answerability: float = 0.5,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -50,12 +61,14 @@ class RAGPipeline:
         self.evidence_sentences = evidence_sentences
         self.abstain_below = abstain_below
         self.abstain_text = abstain_text
+        self.answerability = answerability
+        self.abstain_below_answerability = abstain_below_answerability
 
     def gather_evidence(self, question: str, chunks: Sequence[RetrievedChunk]) -> list[Evidence]:
         sentences = [s for chunk in chunks for s in split_sentences(chunk)]
         if not sentences:  # chunks without full sentences (tables, lists of words): use them whole
             sentences = [Sentence(c, c.text, c.start, c.end) for c in chunks]
-        vectors = self.retriever.embedder.embed([question, *embedding_texts(sentences)])
+        vectors = self.retriever.embedder.embed_cached([question, *embedding_texts(sentences)])
         keyword = getattr(self.retriever, "keyword", None)
         return select_evidence(
             vectors[0], sentences, vectors[1:], question, self.evidence_sentences, keyword.idf if keyword else None
@@ -72,7 +85,7 @@ class RAGPipeline:
         retrieval: RetrievalOptions | None,
         timings: Timings,
         collection: str | None = None,
-    ) -> tuple[list[Evidence], str, GenerationParams, list[str]] | Answer:
+    ) -> Prepared | Answer:
         """Retrieve, select evidence and build the prompt; or the final Answer when there is nothing to ask."""
         retrieval = retrieval or RetrievalOptions(top_k=self.default_top_k)
         if top_k is not None:
@@ -83,19 +96,31 @@ class RAGPipeline:
         started = time.perf_counter()
         evidence = self.gather_evidence(question, chunks)
         timings.evidence_ms = _ms(started)
+        best = round(evidence[0].score, 4)
         if self.abstain_below is not None and evidence[0].score < self.abstain_below:
-            return Answer(
-                answer=self.abstain_text,
-                answer_type="abstained",
-                citations=[],
-                timings=timings,
-                evidence_score=round(evidence[0].score, 4),
-            )
+            return self._abstain(timings, best)
+        answerable = None
+        if self.answerability is not None:
+            started = time.perf_counter()
+            answerable = round(self.answerability.score(question, evidence_passage(evidence)), 4)
+            timings.answerability_ms = _ms(started)
+            if answerable < self.abstain_below_answerability:
+                return self._abstain(timings, best, answerable)
         params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
         params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})
         kept, prompt = self.fit_to_window(question, evidence, params.max_new_tokens)
         trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in evidence[len(kept) :]))
-        return kept, prompt, params, trimmed
+        return Prepared(kept, prompt, params, trimmed, {"evidence_score": best, "answerability": answerable})
+
+    def _abstain(self, timings: Timings, evidence_score: float, answerability: float | None = None) -> Answer:
+        return Answer(
+            answer=self.abstain_text,
+            answer_type="abstained",
+            citations=[],
+            timings=timings,
+            evidence_score=evidence_score,
+            answerability=answerability,
+        )
 
     def fit_to_window(self, question: str, evidence: list[Evidence], max_new_tokens: int) -> tuple[list[Evidence], str]:
         """Drop the lowest-ranked evidence until prompt plus answer fit the model's window, counted with the
@@ -155,7 +180,7 @@ class RAGPipeline:
         if isinstance(prepared, Answer):
             timings.total_ms = _ms(started_all)
             return prepared
-        evidence, prompt, params, trimmed = prepared
+        evidence, prompt, params = prepared.evidence, prepared.prompt, prepared.params
 
         started = time.perf_counter()
         generation = self.llm.generate(prompt, params)
@@ -167,7 +192,7 @@ class RAGPipeline:
 
         verified = self._verify(question, generation.text, evidence)
         timings.total_ms = _ms(started_all)
-        return Answer(**verified.fields(), timings=timings, trimmed=trimmed, evidence_score=round(evidence[0].score, 4))
+        return Answer(**verified.fields(), timings=timings, trimmed=prepared.trimmed, **prepared.scores)
 
     def answer_stream(
         self,
@@ -185,7 +210,7 @@ class RAGPipeline:
         if isinstance(prepared, Answer):
             yield StreamEvent("answer", prepared.model_dump(include={"answer", "answer_type", "citations", "trimmed"}))
         else:
-            evidence, prompt, params, trimmed = prepared
+            evidence, prompt, params = prepared.evidence, prepared.prompt, prepared.params
             started = time.perf_counter()
             pieces: list[str] = []
             for delta in self.llm.stream(prompt, params):
@@ -199,12 +224,21 @@ class RAGPipeline:
             timings.generated_tokens = self.llm.count_tokens(draft) if draft else 0
             metrics.observe_generation(timings.prompt_tokens, timings.generated_tokens)
             verified = self._verify(question, draft, evidence)
-            answer = Answer(
-                **verified.fields(), timings=timings, trimmed=trimmed, evidence_score=round(evidence[0].score, 4)
-            )
+            answer = Answer(**verified.fields(), timings=timings, trimmed=prepared.trimmed, **prepared.scores)
             yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
         timings.total_ms = _ms(started_all)
         yield StreamEvent("done", {"timings": timings.model_dump()})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything generation needs, once retrieval, evidence and the abstention checks have passed."""
+
+    evidence: list[Evidence]
+    prompt: str
+    params: GenerationParams
+    trimmed: list[str]
+    scores: dict[str, float | None]  # evidence_score and answerability, reported with the answer
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Timings(BaseModel):
     embed_ms: float = 0.0
     retrieve_ms: float = 0.0
     evidence_ms: float = 0.0
+    answerability_ms: float = 0.0
     generate_ms: float = 0.0
     first_token_ms: float | None = None
     total_ms: float = 0.0
@@ -79,6 +80,11 @@ class Answer(BaseModel):
     timings: Timings
     evidence_score: float | None = Field(
         default=None, description="relevance of the best evidence sentence; what the abstention floor compares"
+    )
+    answerability: float | None = Field(
+        default=None,
+        description="the answerability model's probability that the evidence answers the question; the service "
+        "abstains below RAG_ABSTAIN_BELOW_ANSWERABILITY (null when that check is off or was not reached)",
     )
     trimmed: list[str] = Field(
         default_factory=list,

@@ -40,6 +40,9 @@ class FakeEmbedder:
             out[row] = out[row] / norm if norm else out[row]
         return out
 
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 

@@ -608,7 +608,11 @@ function renderAnswer(answer, streamed) {
       "abstained",
       "No answer.",
       "The service abstained: the documents do not answer this question well enough to try" +
-        (answer.evidence_score != null ? ` (best evidence score ${answer.evidence_score.toFixed(2)}).` : "."),
+        (answer.answerability != null
+          ? ` (the answerability check gives ${answer.answerability.toFixed(2)}).`
+          : answer.evidence_score != null
+            ? ` (best evidence score ${answer.evidence_score.toFixed(2)}).`
+            : "."),
     ],
     no_documents: ["abstained", "No answer.", "Nothing indexed matches the question: upload a document first."],
   };

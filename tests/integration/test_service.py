@@ -67,6 +67,7 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
         "timings",
         "trimmed",
         "evidence_score",
+        "answerability",
         "sentences",
         "removed",
     }

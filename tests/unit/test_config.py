@@ -32,6 +32,21 @@ def test_registry_url_defaults_to_sqlite_and_postgres_gets_psycopg(monkeypatch):
     assert Settings(registry_url=url).registry_url == url
 
 
+def test_isolated_settings_never_touch_the_services_registry_or_chroma(monkeypatch):
+    """An evaluation index once shared the service's registry with its own Chroma folder; the next start's
+    reconciliation then deleted every chunk of the evaluation index as unknown."""
+    monkeypatch.setenv("RAG_DATA_DIR", "/srv/rag")
+    default = Settings().isolated(Path("/srv/rag/eval/x"))
+    assert default.registry_url == "sqlite:////srv/rag/eval/x/registry.sqlite3"
+    assert default.chroma_path == Path("/srv/rag/eval/x/chroma")
+    assert default.model_cache_dir == Path("/srv/rag/cache")  # exported models are shared
+    monkeypatch.setenv("RAG_REGISTRY_URL", "postgresql://rag:secret@db:5432/rag")
+    monkeypatch.setenv("RAG_CHROMA_URL", "http://chroma:8000")
+    shared = Settings(chunk_size=123).isolated(Path("/tmp/e"))
+    assert shared.registry_url == "sqlite:////tmp/e/registry.sqlite3"
+    assert shared.chroma_url is None and shared.chunk_size == 123
+
+
 def test_toml_file_below_environment(tmp_path, monkeypatch):
     config = tmp_path / "rag.toml"
     config.write_text('top_k = 7\nport = 8100\ncollection = "team-docs"\n')

@@ -80,6 +80,38 @@ def test_abstains_below_the_evidence_floor_without_calling_the_model(tmp_path):
     assert services.pipeline.answer("How large is the home-office stipend?").answer_type != "abstained"
 
 
+class ScriptedAnswerability:
+    """Says the evidence answers the question with a fixed probability; records what it was asked."""
+
+    def __init__(self, probability):
+        self.probability = probability
+        self.asked = []
+
+    def score(self, question, passage):
+        self.asked.append((question, passage))
+        return self.probability
+
+
+def test_abstains_when_the_answerability_model_doubts_the_evidence(tmp_path):
+    services = _services(tmp_path, "The home-office stipend is 600 euros [1].")
+    services.pipeline.abstain_below = None
+    services.pipeline.answerability = checker = ScriptedAnswerability(0.2)
+    services.pipeline.abstain_below_answerability = 0.5
+    answer = services.pipeline.answer("How large is the home-office stipend?")
+    assert (answer.answer_type, answer.citations, answer.answerability) == ("abstained", [], 0.2)
+    assert services.llm.prompts == [] and answer.timings.answerability_ms >= 0
+    # it reads the question and the three best evidence sentences, best first
+    ((question, passage),) = checker.asked
+    assert question == "How large is the home-office stipend?"
+    assert passage.startswith("New employees receive a home-office stipend of 600 euros.")
+
+    checker.probability = 0.8
+    answer = services.pipeline.answer("How large is the home-office stipend?")
+    assert answer.answer_type == "generated" and answer.answerability == 0.8
+    events = list(services.pipeline.answer_stream("How large is the home-office stipend?"))
+    assert [e.data["answerability"] for e in events if e.event == "answer"] == [0.8]
+
+
 def test_each_sentence_is_checked_and_unsupported_ones_are_removed(tmp_path):
     services = _services(
         tmp_path,
