@@ -244,6 +244,9 @@ def eval_squad(
     held_out: Annotated[
         bool, typer.Option(help="leave out the questions of articles the answerability model was trained on")
     ] = True,
+    articles: Annotated[
+        str, typer.Option(help="only this half of the articles (sorted by title): even or odd; default all")
+    ] = "",
 ) -> None:
     """Answer quality, open-book: all paragraphs indexed, questions asked through the same pipeline as the API."""
     from functools import partial
@@ -258,9 +261,16 @@ def eval_squad(
     counts = index_squad(services.indexer, path)
     console.print(f"index {eval_dir}: {counts}")
     checker = services.pipeline.answerability
-    trained = _trained_articles(checker.training if checker else {}, path) if held_out else []
-    if trained:
-        console.print(f"left out: questions of the {len(trained)} articles the answerability model was trained on")
+    excluded = _trained_articles(checker.training if checker else {}, path) if held_out else []
+    if articles:
+        from evaluation.answerability import split_articles
+
+        if articles not in ("even", "odd"):
+            raise typer.BadParameter("use even or odd", param_hint="--articles")
+        even, odd = split_articles(path)
+        excluded = sorted(set(excluded) | set(odd if articles == "even" else even))
+    if excluded:
+        console.print(f"left out: questions of {len(excluded)} articles (answerability training, --articles)")
     results = []
     with _eval_progress("asking") as progress:
         for k in [int(v) for v in top_k.split(",") if v.strip()] or [settings.top_k]:
@@ -273,7 +283,7 @@ def eval_squad(
                     seed,
                     lambda n, total, task=task: progress.update(task, completed=n, total=total),
                     top_k=k,
-                    exclude_articles=trained,
+                    exclude_articles=excluded,
                 )
             )
     for result in results:
@@ -301,28 +311,33 @@ def train_answerability(
     articles: Annotated[
         str, typer.Option(help="which half of the articles (sorted by title) to train on: even or odd")
     ] = "even",
-    epochs: Annotated[float, typer.Option(help="passes over the examples")] = 2.0,
+    epochs: Annotated[float, typer.Option(help="passes over the examples")] = 3.0,
     learning_rate: Annotated[float, typer.Option(help="peak learning rate (one-cycle schedule)")] = 5e-4,
     seed: Annotated[int, typer.Option(help="shuffling and initialisation seed")] = 0,
+    target_false_abstentions: Annotated[
+        float, typer.Option(help="share of answerable validation questions the chosen threshold may refuse")
+    ] = 0.01,
 ) -> None:
     """Train the answerability cross-encoder on half of a SQuAD 2.0 file's articles; the other half stays a fair
     test for `rag eval squad` (which leaves the training articles out). Use it with RAG_ANSWERABILITY_MODEL=OUT."""
     from evaluation.answerability import make_examples, split_articles, train
     from evaluation.answers import index_squad
     from evaluation.datasets import squad
+    from rag.pipeline import RAGPipeline
 
     if articles not in ("even", "odd"):
         raise typer.BadParameter("use even or odd", param_hint="--articles")
     settings = _settings()
     eval_dir = settings.data_dir / "eval" / f"{path.stem}-{settings.embedding_backend}-{settings.chunk_size}"
-    services = Services.build(settings.isolated(eval_dir).model_copy(update={"answerability_model": "none"}))
-    assert services.pipeline is not None
+    isolated = settings.isolated(eval_dir)
+    services = Services.build(isolated, load_llm=False)  # examples need retrieval and evidence, not the LLM
+    pipeline = RAGPipeline(services.retriever, None, isolated.top_k, isolated.max_new_tokens)
     index_squad(services.indexer, path)
     chosen = set(split_articles(path)[0 if articles == "even" else 1])
     questions = [q for q in squad(path)[1] if q.article in chosen]
     with _eval_progress("examples") as progress:
         task = progress.add_task("retrieval + evidence", total=len(questions))
-        examples = make_examples(services.pipeline, questions, lambda n, t: progress.update(task, completed=n))
+        examples = make_examples(pipeline, questions, lambda n, t: progress.update(task, completed=n))
     with _eval_progress("training") as progress:
         task = progress.add_task("steps", total=None)
         info = train(
@@ -331,10 +346,13 @@ def train_answerability(
             epochs=epochs,
             learning_rate=learning_rate,
             seed=seed,
+            target_false_abstentions=target_false_abstentions,
             on_step=lambda n, total, loss: progress.update(
                 task, completed=n, total=total, description=f"loss {loss:.3f}"
             ),
         )
+    info["command"] = _command_line()
+    (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     typer.echo(json.dumps(info, indent=2))
 
 

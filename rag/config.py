@@ -125,8 +125,12 @@ class Settings(BaseSettings):
         description="cross-encoder that decides whether the evidence answers the question: 'default' (bundled "
         "MiniLM adapter), a LoRA adapter or sequence-classification folder, or 'none' to rely on the floor alone",
     )
-    abstain_below_answerability: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="abstain when the answerability model's probability is lower"
+    abstain_below_answerability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="abstain when the answerability model's probability is lower (unset: the threshold chosen "
+        "when the model was trained, in its training.json)",
     )
 
     # Uploads.

@@ -52,7 +52,7 @@ class RAGPipeline:
         abstain_below: float | None = None,
         abstain_text: str = "The documents do not contain an answer to this question.",
         answerability: AnswerabilityModel | None = None,
-        abstain_below_answerability: float = 0.5,
+        abstain_below_answerability: float | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -104,7 +104,8 @@ class RAGPipeline:
             started = time.perf_counter()
             answerable = round(self.answerability.score(question, evidence_passage(evidence)), 4)
             timings.answerability_ms = _ms(started)
-            if answerable < self.abstain_below_answerability:
+            threshold = self.abstain_below_answerability
+            if answerable < (self.answerability.threshold if threshold is None else threshold):
                 return self._abstain(timings, best, answerable)
         params = params or GenerationParams(max_new_tokens=self.default_max_new_tokens)
         params = params.model_copy(update={"stop": [*params.stop, *ANSWER_STOPS]})

@@ -104,6 +104,11 @@ class AnswerabilityModel:
         training = json.loads(info.read_text()) if info.exists() else None
         return cls(_load_cross_encoder(source, cache_dir), training)
 
+    @property
+    def threshold(self) -> float:
+        """The probability below which to abstain, chosen at training on held-out articles (training.json)."""
+        return float(self.training.get("threshold", 0.5))
+
     def score(self, question: str, passage: str) -> float:
         with self._lock:
             return float(self._model.predict([(question, passage)], show_progress_bar=False)[0])

@@ -83,6 +83,8 @@ def test_abstains_below_the_evidence_floor_without_calling_the_model(tmp_path):
 class ScriptedAnswerability:
     """Says the evidence answers the question with a fixed probability; records what it was asked."""
 
+    threshold = 0.5  # what a real model's training.json would say
+
     def __init__(self, probability):
         self.probability = probability
         self.asked = []
@@ -95,8 +97,7 @@ class ScriptedAnswerability:
 def test_abstains_when_the_answerability_model_doubts_the_evidence(tmp_path):
     services = _services(tmp_path, "The home-office stipend is 600 euros [1].")
     services.pipeline.abstain_below = None
-    services.pipeline.answerability = checker = ScriptedAnswerability(0.2)
-    services.pipeline.abstain_below_answerability = 0.5
+    services.pipeline.answerability = checker = ScriptedAnswerability(0.2)  # below the model's own threshold
     answer = services.pipeline.answer("How large is the home-office stipend?")
     assert (answer.answer_type, answer.citations, answer.answerability) == ("abstained", [], 0.2)
     assert services.llm.prompts == [] and answer.timings.answerability_ms >= 0
@@ -110,6 +111,9 @@ def test_abstains_when_the_answerability_model_doubts_the_evidence(tmp_path):
     assert answer.answer_type == "generated" and answer.answerability == 0.8
     events = list(services.pipeline.answer_stream("How large is the home-office stipend?"))
     assert [e.data["answerability"] for e in events if e.event == "answer"] == [0.8]
+
+    services.pipeline.abstain_below_answerability = 0.9  # RAG_ABSTAIN_BELOW_ANSWERABILITY overrides the model's
+    assert services.pipeline.answer("How large is the home-office stipend?").answer_type == "abstained"
 
 
 def test_each_sentence_is_checked_and_unsupported_ones_are_removed(tmp_path):
