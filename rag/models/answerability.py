@@ -15,10 +15,10 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
+from rag.models.embedder import build_once
 from rag.models.locate import ModelNotFound, resolve_embedder
 
 log = logging.getLogger(__name__)
@@ -69,21 +69,15 @@ def _load_cross_encoder(source: Path, cache_dir: Path):
     if (cached / "openvino" / "openvino_model.xml").exists():
         return CrossEncoder(str(cached), backend="openvino", device="cpu", max_length=MAX_TOKENS)
     log.info("building the answerability model from %s into %s (once)", source, cached)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
-    try:
+
+    def build(staging: Path) -> None:
         if (source / "adapter_config.json").exists():
             merge_adapter(source, staging)
         else:
             shutil.copytree(source, staging, dirs_exist_ok=True)
-        model = CrossEncoder(str(staging), backend="openvino", device="cpu", max_length=MAX_TOKENS)
-        model.save(str(staging))
-        os.replace(staging, cached)  # atomic: a reader sees no half-built model
-    except OSError:
-        if not (cached / "openvino" / "openvino_model.xml").exists():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        CrossEncoder(str(staging), backend="openvino", device="cpu", max_length=MAX_TOKENS).save(str(staging))
+
+    build_once(cached, build)
     return CrossEncoder(str(cached), backend="openvino", device="cpu", max_length=MAX_TOKENS)
 
 

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -46,18 +47,26 @@ def _load_sentence_transformer(source: Path, backend: Backend, cache_dir: Path):
         return SentenceTransformer(str(cached), backend="openvino", device="cpu")
     log.info("exporting %s to OpenVINO into %s (once)", source, cached)
     model = SentenceTransformer(str(source), backend="openvino", device="cpu")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
+    build_once(cached, lambda staging: model.save(str(staging)))
+    return model
+
+
+def build_once(cached: Path, build: Callable[[Path], object]) -> None:
+    """Let ``build`` write an OpenVINO model folder into a staging folder, then rename it to ``cached``.
+
+    The rename is atomic, so a reader never sees a half-written export; when another process finished the same
+    export first, theirs is kept (it is as good as ours).
+    """
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=cached.parent))
     try:
-        model.save(str(staging))
-        os.replace(staging, cached)  # atomic: a reader sees no half-written export
+        build(staging)
+        os.replace(staging, cached)
     except OSError:
         if not (cached / "openvino" / "openvino_model.xml").exists():
             raise
-        # another process finished the same export first; theirs is as good as ours
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return model
 
 
 class Embedder:
