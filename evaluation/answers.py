@@ -71,7 +71,8 @@ def evaluate_answers(
 
     Questions of ``exclude_articles`` are left out before sampling: those a trained component has seen."""
     _, questions = squad(path)
-    questions = [q for q in questions if q.article not in set(exclude_articles)]
+    excluded = set(exclude_articles)
+    questions = [q for q in questions if q.article not in excluded]
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
     rows = []

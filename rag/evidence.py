@@ -215,7 +215,7 @@ def embedding_texts(sentences: Sequence[Sentence]) -> list[str]:
 
 
 def evidence_passage(evidence: Sequence[Evidence], limit: int = 3) -> str:
-    """What the answerability model reads: the best evidence sentences, best first, each on one line's worth.
+    """What the answerability model reads: the best evidence sentences, best first, each flattened to one line.
 
     Training (evaluation/answerability.py) builds its passages with this same function."""
     return " ".join(e.sentence.flat for e in evidence[:limit])

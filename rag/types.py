@@ -84,7 +84,8 @@ class Answer(BaseModel):
     answerability: float | None = Field(
         default=None,
         description="the answerability model's probability that the evidence answers the question; the service "
-        "abstains below RAG_ABSTAIN_BELOW_ANSWERABILITY (null when that check is off or was not reached)",
+        "abstains below the model's threshold or RAG_ABSTAIN_BELOW_ANSWERABILITY (null when the check is off or "
+        "was not reached)",
     )
     trimmed: list[str] = Field(
         default_factory=list,
