@@ -5,20 +5,14 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
+from api.errors import add_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import documents, health, jobs, keys, openai, query, sources, ui
-from api.services import Services
-from ingest.errors import IngestError
 from rag.config import Settings
-from rag.models.remote import RemoteLLMError
-from rag.pipeline import ContextOverflow
+from service import Services, build
 
-_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +22,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if getattr(app.state, "services", None) is None:
-            app.state.services = Services.build(settings or Settings())
+            app.state.services = build(settings or Settings())
         services: Services = app.state.services
         if services.settings.auth:
             # First start with auth on: an admin key in DATA_DIR/admin-key (mode 0600), so `make run` just works.
@@ -54,25 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(RequestContextMiddleware)
 
-    @app.exception_handler(IngestError)
-    async def _ingest_error(_request: Request, exc: IngestError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # FastAPI answers a body it cannot decode with a bare "There was an error parsing the body"; say why.
-        if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR and exc.__cause__ is not None:
-            detail = f"the request body could not be parsed ({exc.__cause__}); send JSON encoded as UTF-8"
-            exc = StarletteHTTPException(400, detail=detail, headers=exc.headers)
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(ContextOverflow)
-    async def _context_overflow(_request: Request, exc: ContextOverflow) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
-
-    @app.exception_handler(RemoteLLMError)
-    async def _remote_llm_error(_request: Request, exc: RemoteLLMError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+    add_error_handlers(app)
 
     app.include_router(health.router)
     app.include_router(documents.router)

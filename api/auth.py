@@ -14,11 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import get_services
+from api.deps import ServicesDep
 from api.schemas import ErrorBody
-from api.services import Services
 from rag.keys import ALL_COLLECTIONS, COLLECTION_PATTERN, Scope, scope_allows
 from rag.store.registry import DEFAULT_COLLECTION, ApiKeyRecord
+from service import Services
 
 COLLECTION_HEADER = "X-Collection"
 
@@ -95,6 +95,7 @@ def require(need: Scope):
 
     def dependency(
         request: Request,
+        services: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         collection: Annotated[
             str | None,
@@ -105,7 +106,6 @@ def require(need: Scope):
                 "every collection)",
             ),
         ] = None,
-        services: Services = Depends(get_services),
     ) -> Caller:
         return _caller(request, services, credentials, collection, need)
 
@@ -115,3 +115,8 @@ def require(need: Scope):
 read_access = require("read")
 write_access = require("write")
 admin_access = require("admin")
+
+# What a route declares to know its caller: ``caller: ReadCaller`` admits read keys and above, and so on.
+ReadCaller = Annotated[Caller, Depends(read_access)]
+WriteCaller = Annotated[Caller, Depends(write_access)]
+AdminCaller = Annotated[Caller, Depends(admin_access)]

@@ -1,27 +1,47 @@
-"""FastAPI dependencies: how a route reaches the services built at start-up."""
+"""FastAPI dependencies: how a route reaches the services built at start-up.
+
+Routes declare what they need by type, with the aliases below (``services: ServicesDep``); who is calling is in
+api/auth.py (``ReadCaller``, ``WriteCaller``, ``AdminCaller``).
+"""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from typing import Annotated
 
-from api.services import Services
-from rag.models.llm import LanguageModel
+from fastapi import Depends, HTTPException, Request
+
+from rag.models.ports import LanguageModel
+from rag.options import RequestDefaults
 from rag.pipeline import RAGPipeline
+from service import Services
+
+_NO_LLM = "the language model is not loaded in this process"
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_pipeline(request: Request) -> RAGPipeline:
-    pipeline = get_services(request).pipeline
-    if pipeline is None:
-        raise HTTPException(status_code=503, detail="the language model is not loaded in this process")
-    return pipeline
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_llm(request: Request) -> LanguageModel:
-    llm = get_services(request).llm
-    if llm is None:
-        raise HTTPException(status_code=503, detail="the language model is not loaded in this process")
-    return llm
+def get_pipeline(services: ServicesDep) -> RAGPipeline:
+    if services.pipeline is None:
+        raise HTTPException(status_code=503, detail=_NO_LLM)
+    return services.pipeline
+
+
+def get_llm(services: ServicesDep) -> LanguageModel:
+    if services.llm is None:
+        raise HTTPException(status_code=503, detail=_NO_LLM)
+    return services.llm
+
+
+def get_request_defaults(services: ServicesDep) -> RequestDefaults:
+    """What a request leaves unset is filled in from the settings (RAG_TOP_K, RAG_MAX_NEW_TOKENS)."""
+    return RequestDefaults(top_k=services.settings.top_k, max_new_tokens=services.settings.max_new_tokens)
+
+
+PipelineDep = Annotated[RAGPipeline, Depends(get_pipeline)]
+LLMDep = Annotated[LanguageModel, Depends(get_llm)]
+DefaultsDep = Annotated[RequestDefaults, Depends(get_request_defaults)]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ingest.indexer import IngestOutcome
-from rag.models.llm import GenerationParams
+from rag.models.ports import GenerationParams
 from rag.retrieval import RetrievalOptions
 from rag.store.registry import ApiKeyRecord, DocumentRecord, JobRecord, SourceRecord
 from rag.types import Answer, ChunkRecord, RetrievedChunk, Timings

@@ -7,16 +7,28 @@ later one; the console table is for reading.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
+import re
+import socket
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "var" / "bench"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a server started next (benchmarks and tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -80,3 +92,32 @@ def rss_mb(pid: int | None = None) -> dict[str, float]:
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     kib = {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM") if key in fields}
     return {"rss_mb": round(kib.get("VmRSS", 0) / 1024, 1), "peak_rss_mb": round(kib.get("VmHWM", 0) / 1024, 1)}
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashedWordsEmbedder:
+    """A stand-in embedder (bag of hashed words): texts sharing words get similar vectors, deterministically and
+    fast. For benchmarks of what is not the model (tenant filters), and for the unit tests' fakes."""
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text))

@@ -34,26 +34,18 @@ def rss_mb() -> float:
 
 
 def worker(backend: str, corpus: Path, limit: int | None, batch: int) -> dict:
-    from ingest.chunking import Chunker
-    from ingest.indexer import Indexer
     from rag.config import Settings
-    from rag.models.embedder import Embedder
-    from rag.store.chunks import ChunkStore
-    from rag.store.registry import Registry
+    from rag.models.embedder import SentenceEmbedder
+    from service import build
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"rag-ingest-{backend}-"))
-    settings = Settings(data_dir=data_dir, cache_dir=ROOT / "var" / "cache", embedding_backend=backend)
+    # Isolated: its own SQLite registry and embedded Chroma in data_dir, whatever RAG_* the shell sets.
+    settings = Settings(cache_dir=ROOT / "var" / "cache", embedding_backend=backend, embedding_batch_size=batch)
+    settings = settings.isolated(data_dir)
     started = time.perf_counter()
-    embedder = Embedder.load(settings.embedding_model, backend, settings.model_cache_dir)
-    load_s = time.perf_counter() - started
-    indexer = Indexer(
-        Registry.from_url(settings.registry_url),
-        ChunkStore.persistent(settings.chroma_path, settings.collection),
-        embedder,
-        Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap),
-        max_bytes=settings.max_upload_bytes,
-        batch_size=batch,
-    )
+    embedder = SentenceEmbedder.load(settings.embedding_model, backend, settings.model_cache_dir)
+    load_s = time.perf_counter() - started  # the embedder alone: loaded here, then handed to build
+    indexer = build(settings, load_llm=False, embedder=embedder).indexer
     total = limit or sum(1 for _ in corpus.open())
     marks = {round(total * q / 4) for q in (1, 2, 3, 4)}
     rss_at: list[float] = []

@@ -85,7 +85,7 @@ def rag5_prompt(family, question: str, index: int) -> str:
     pipeline would reuse the previous prompt's KV cache for all but the question (it keeps the cache of a
     matching prefix between calls) and its "first token" would time a few dozen tokens, not a 5-chunk prompt.
     """
-    from rag.prompts import SYSTEM_PROMPT
+    from rag.prompt import SYSTEM_PROMPT
 
     files = sorted(p for p in (ROOT / "data").rglob("*") if p.suffix in (".md", ".txt"))
     words = [w for p in files for w in p.read_text().split()]
@@ -135,7 +135,7 @@ class OpenVINO:
         return self.llm.count_tokens(text)
 
     def run(self, prompt: str, max_tokens: int, stop: list[str]) -> dict[str, float]:
-        from rag.models.llm import GenerationParams
+        from rag.models.ports import GenerationParams
 
         started = time.perf_counter()
         first = None
@@ -187,7 +187,7 @@ def concurrency(llm, prompts: list[str], levels: list[int], max_tokens: int) -> 
     """Total tokens/s with N requests in flight: the same work at every level (every prompt once), taken by N
     worker threads; per-request TTFT includes the wait for a free slot. The prompts are all different, so no
     request finds another's prompt in the prefix cache."""
-    from rag.models.llm import GenerationParams
+    from rag.models.ports import GenerationParams
 
     params = GenerationParams(max_new_tokens=max_tokens)
     work = prompts
@@ -213,8 +213,8 @@ def concurrency(llm, prompts: list[str], levels: list[int], max_tokens: int) -> 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from rag.models.families import get_family
     from rag.models.locate import resolve_llm
-    from rag.prompts import get_family
 
     gguf = resolve_llm("default")
     family = get_family("chatml")

@@ -52,7 +52,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.common import ROOT, summary, table, write_result
+from bench.common import ROOT, free_port, summary, table, write_result
 
 FILLER = [
     "The notes are kept for the night shift and checked each morning by the duty officer.",
@@ -467,8 +467,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from bench.service import _free_port
-
     cfg = LoadConfig(
         duration_s=args.minutes * 60,
         uploaders=args.uploaders,
@@ -479,7 +477,7 @@ def main(args: argparse.Namespace) -> None:
         memory_tolerance=args.memory_tolerance,
     )
     data_dir = Path(tempfile.mkdtemp(prefix="rag-bench-load-"))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(data_dir), RAG_CACHE_DIR=str(ROOT / "var" / "cache"), RAG_PORT=str(port))
     if args.registry_url:

@@ -48,21 +48,23 @@ def main() -> None:
             body["timings"]["client_ms"] = (time.perf_counter() - started) * 1000
             return body
     else:
-        from api.cli import _ingest_paths
-        from api.services import Services
         from rag.config import Settings
+        from rag.models.embedder import SentenceEmbedder
+        from service import build
 
         tmp = tempfile.mkdtemp(prefix="rag-bench-")
-        services = Services.build(Settings(data_dir=Path(tmp), cache_dir=ROOT / "var" / "cache"))
-        _ingest_paths(services, [args.corpus])
+        services = build(Settings(data_dir=Path(tmp), cache_dir=ROOT / "var" / "cache"))
+        services.ingest_paths([args.corpus])
         assert services.pipeline is not None
         pipeline = services.pipeline
+        embedder = services.embedder
+        assert isinstance(embedder, SentenceEmbedder)
 
         def ask(q: str) -> dict:
             return pipeline.answer(q).model_dump()
 
         def forget() -> None:
-            services.embedder._cache.clear()  # the next ask embeds its evidence sentences afresh
+            embedder.clear_cache()  # the next ask embeds its evidence sentences afresh
 
     rows: list[dict] = []
     first_sight: list[dict] = []  # the warm-up asks: sentence vectors of these chunks are not cached yet

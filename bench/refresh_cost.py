@@ -52,8 +52,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "refresh_cost.json")
     args = parser.parse_args()
 
-    from api.services import Services
     from rag.config import Settings
+    from service import build
 
     work = Path(tempfile.mkdtemp(prefix="rag-refresh-bench-"))
     folder = work / "folder"
@@ -64,7 +64,7 @@ def main() -> None:
         (sub / f"f{n:05d}.md").write_text(sentence(rng, n, "first"))
 
     settings = Settings(data_dir=work / "data", cache_dir=ROOT / "var" / "cache", scheduler=False)
-    services = Services.build(settings, load_llm=False)
+    services = build(settings, load_llm=False)
     services.embedder.embed(["warm up"])
     source, _ = services.sources.add(str(folder), refresh=False)
 

@@ -45,13 +45,25 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class _FixedQuery:
-    """Stands in for the embedder: retrieval latency without the cost of embedding the question."""
+    """Stands in for the embedder: retrieval latency without the cost of embedding the question. Chunks are
+    written to the store directly, with their vectors, so nothing else of it is used."""
+
+    dimension = DIM
 
     def __init__(self) -> None:
         self.vector = np.zeros(DIM, dtype=np.float32)
 
     def embed_query(self, _question: str) -> np.ndarray:
         return self.vector
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        raise NotImplementedError("the benchmark writes its vectors itself")
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError("the benchmark selects no evidence")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
 
 def _fill(store, registry, rng, words, weights, start: int, stop: int) -> None:
@@ -95,22 +107,21 @@ def _fill(store, registry, rng, words, weights, start: int, stop: int) -> None:
 
 
 def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = None) -> dict[str, Any]:
-    from rag.keyword import KeywordIndex
-    from rag.retrieval import RetrievalOptions, Retriever
-    from rag.store.chunks import ChunkStore
-    from rag.store.registry import Registry
+    from rag.config import Settings
+    from rag.retrieval import RetrievalOptions
     from rag.types import Timings
+    from service import build
 
     rng = np.random.default_rng(seed)
     words, weights = _vocabulary(rng)
     tmp = Path(tempfile.mkdtemp(prefix="rag-bench-retrieval-"))
     rows: list[dict[str, Any]] = []
     try:
-        store = ChunkStore.persistent(tmp / "chroma", "bench")
-        registry = Registry.from_url(f"sqlite:///{tmp / 'registry.db'}")
-        keyword = KeywordIndex(store, registry)
         embedder = _FixedQuery()
-        retriever = Retriever(embedder, store, registry, keyword)  # type: ignore[arg-type]
+        # Isolated: its own SQLite registry and embedded Chroma in tmp, whatever RAG_* the shell sets.
+        services = build(Settings(chroma_collection="bench").isolated(tmp), load_llm=False, embedder=embedder)
+        store, registry, retriever = services.store, services.registry, services.retriever
+        keyword = retriever.keyword
         query_vectors = _unit(rng, queries)
         query_texts = [" ".join(rng.choice(words, 8, p=weights)) for _ in range(queries)]
         filled = 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,22 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, rss_mb, summary, table, write_result
+from bench.common import ROOT, free_port, rss_mb, summary, table, write_result
 
 VARIANTS = {"batching": 8, "serial": 1}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
     """A ``rag serve`` subprocess with its own data directory, and a sampler of its memory."""
 
     def __init__(self, max_batch: int, corpus: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="rag-bench-service-"))
         env = {

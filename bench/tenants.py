@@ -13,57 +13,25 @@ the same in every layout, so it is left out of what is compared.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
-import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from bench.common import HashedWordsEmbedder, summary, write_result
 
-from bench.common import summary, write_result
-
-WORD = re.compile(r"\w+")
 VOCABULARY = [f"w{i}" for i in range(3000)]
 
 
-class HashedWords:
-    """Texts sharing words get similar vectors; deterministic and fast."""
-
-    dimension = 384
-
-    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in WORD.findall(text.lower()):
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
-            out[row] /= max(np.linalg.norm(out[row]), 1e-9)
-        return out
-
-    def embed_cached(self, texts: list[str]) -> np.ndarray:
-        return self.embed(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        return len(WORD.findall(text))
-
-
 def _build(data_dir: Path, layout: list[tuple[str, int]], seed: int):
-    from ingest.chunking import Chunker
-    from ingest.indexer import Indexer
-    from rag.keyword import KeywordIndex
-    from rag.retrieval import Retriever
-    from rag.store.chunks import ChunkStore
-    from rag.store.registry import Registry
+    from rag.config import Settings
+    from service import build
 
-    registry = Registry.from_url(f"sqlite:///{data_dir / 'registry.sqlite3'}")
-    store = ChunkStore.persistent(data_dir / "chroma", "documents")
-    embedder = HashedWords()
-    indexer = Indexer(registry, store, embedder, Chunker(embedder.count_tokens, 200, 20), 1 << 20, 256)  # type: ignore[arg-type]
+    settings = Settings(chunk_size=200, chunk_overlap=20, max_upload_bytes=1 << 20, embedding_batch_size=256)
+    # Isolated: its own SQLite registry and embedded Chroma in data_dir, whatever RAG_* the shell sets.
+    services = build(settings.isolated(data_dir), load_llm=False, embedder=HashedWordsEmbedder(384))
+    indexer = services.indexer
     rng = random.Random(seed)
     n = 0
     for collection, count in layout:
@@ -73,13 +41,13 @@ def _build(data_dir: Path, layout: list[tuple[str, int]], seed: int):
             items.append((f"doc-{n}.txt", (lambda t=text: t.encode())))
             n += 1
         indexer.ingest_many(items, collection=collection)
-    return Retriever(embedder, store, registry, KeywordIndex(store, registry))  # type: ignore[arg-type]
+    return services.retriever
 
 
 def _time_queries(retriever, questions: list[str], collection: str | None, mode: str) -> dict[str, float]:
     from rag.retrieval import RetrievalOptions
 
-    options = RetrievalOptions(top_k=5, mode=mode)  # type: ignore[arg-type]
+    options = RetrievalOptions.model_validate({"top_k": 5, "mode": mode})  # validates the mode, a str here
     retriever.retrieve(questions[0], options, collection=collection)  # warm: the BM25 index is built once
     times = []
     for question in questions:

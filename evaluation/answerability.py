@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 
 from evaluation.datasets import SquadQuestion, squad
-from rag.evidence import evidence_passage
+from rag.evidence import EvidenceSelector, evidence_passage
 from rag.models.answerability import MAX_TOKENS
 from rag.models.locate import resolve_embedder
-from rag.pipeline import RAGPipeline
-from rag.retrieval import RetrievalOptions
+from rag.retrieval import RetrievalOptions, Retriever
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,19 @@ def split_articles(path: Path) -> tuple[list[str], list[str]]:
 
 
 def make_examples(
-    pipeline: RAGPipeline,
+    retriever: Retriever,
+    evidence_selector: EvidenceSelector,
+    top_k: int,
     questions: Sequence[SquadQuestion],
     on_question: Callable[[int, int], None] | None = None,
 ) -> list[Example]:
+    """One example per question with retrieved chunks: its evidence passage, as the pipeline would select it
+    from the ``top_k`` chunks retrieved for the question."""
     examples = []
     for n, q in enumerate(questions, start=1):
-        chunks = pipeline.retriever.retrieve(q.question, RetrievalOptions(top_k=pipeline.default_top_k))
+        chunks = retriever.retrieve(q.question, RetrievalOptions(top_k=top_k))
         if chunks:
-            evidence = pipeline.gather_evidence(q.question, chunks)
+            evidence = evidence_selector.select(q.question, chunks)
             examples.append(Example(q.question, evidence_passage(evidence), bool(q.answers), q.article))
         if on_question:
             on_question(n, len(questions))

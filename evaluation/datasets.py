@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def constant(body: bytes) -> Callable[[], bytes]:
+    """A reader for bytes already in memory, for ``Indexer.ingest_many``'s (source, read) items."""
+    return lambda: body
+
+
 def beir_source(corpus_dir: Path, doc_id: str) -> str:
     """The source name a BEIR document is indexed under; retrieval results map back to ids through it."""
     return f"{corpus_dir.name}/{doc_id}.txt"
@@ -26,7 +31,7 @@ def beir_corpus(corpus_dir: Path, limit: int | None = None) -> Iterator[tuple[st
                 return
             record = json.loads(line)
             body = f"{record.get('title', '')}\n\n{record['text']}".strip().encode()
-            yield beir_source(corpus_dir, str(record["_id"])), (lambda body=body: body)
+            yield beir_source(corpus_dir, str(record["_id"])), constant(body)
 
 
 @dataclass
@@ -43,7 +48,7 @@ def beir_queries(corpus_dir: Path, split: str = "test") -> BeirQueries:
             queries[str(record["_id"])] = record["text"]
     qrels: dict[str, dict[str, int]] = {}
     with (corpus_dir / "qrels" / f"{split}.tsv").open(encoding="utf-8") as f:
-        rows = csv.reader(f, delimiter="\t")
+        rows: Iterator[list[str]] = csv.reader(f, delimiter="\t")
         header = next(rows)
         if header[0].isdigit():  # a file without the usual header line
             rows = iter([header, *rows])

@@ -84,3 +84,86 @@ def cites_relevant(cited_document_ids: Sequence[str], relevant: dict[str, int]) 
     if not cited_document_ids:
         return 0.0
     return sum(relevant.get(doc, 0) > 0 for doc in cited_document_ids) / len(cited_document_ids)
+
+
+def _fold(text: str) -> str:
+    """Unicode NFKC, lower case, white space collapsed: how realq-dev compares key facts with an answer."""
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def key_facts_found(answer: str, key_facts: Sequence[Sequence[str]]) -> list[bool]:
+    """For each key fact (a list of literal variants), whether any variant is a substring of the answer."""
+    folded = _fold(answer)
+    return [any(_fold(variant) in folded for variant in fact) for fact in key_facts]
+
+
+CONTENT_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "by",
+        "with",
+        "as",
+        "at",
+        "from",
+        "that",
+        "this",
+        "it",
+        "its",
+        "which",
+        "what",
+        "who",
+        "whom",
+        "how",
+        "why",
+        "when",
+        "where",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "not",
+        "no",
+    ]
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def content_tokens(text: str) -> list[str]:
+    """SQuAD normalisation, split on white space, Chinese and Japanese one token per character (punctuation
+    dropped), then the stop words of the shared scoring rules left out."""
+    tokens: list[str] = []
+    for word in normalize_answer(text).split():
+        if _CJK.search(word):
+            tokens.extend(ch for ch in word if ch.isalnum())
+        else:
+            tokens.append(word)
+    return [t for t in tokens if t not in CONTENT_STOPWORDS]
+
+
+def content_word_recall(answer: str, reference: str) -> float:
+    """Share of the reference's content tokens (as a multiset) that the answer holds."""
+    reference_tokens = Counter(content_tokens(reference))
+    total = sum(reference_tokens.values())
+    if not total:
+        return 0.0
+    return sum((Counter(content_tokens(answer)) & reference_tokens).values()) / total

@@ -62,16 +62,19 @@ class Chunker:
     def __init__(self, count_tokens: Callable[[str], int], chunk_size: int, chunk_overlap: int) -> None:
         self.count_tokens = count_tokens
         self.chunk_size = chunk_size
-        common = {
-            "chunk_size": chunk_size,
-            "chunk_overlap": chunk_overlap,
-            "length_function": count_tokens,
-            "strip_whitespace": True,
-            "is_separator_regex": True,
-        }
-        markdown = RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
-        self._markdown = RecursiveCharacterTextSplitter(separators=_with_sentences(markdown), **common)
-        self._plain = RecursiveCharacterTextSplitter(separators=_with_sentences(["\n\n", "\n", " ", ""]), **common)
+
+        def splitter(separators: list[str]) -> RecursiveCharacterTextSplitter:
+            return RecursiveCharacterTextSplitter(
+                separators=_with_sentences(separators),
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                length_function=count_tokens,
+                strip_whitespace=True,
+                is_separator_regex=True,
+            )
+
+        self._markdown = splitter(RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN))
+        self._plain = splitter(["\n\n", "\n", " ", ""])
 
     def split(self, parsed: ParsedDocument) -> list[Chunk]:
         text = parsed.text

@@ -1,29 +1,32 @@
-"""Errors a user can fix. Each message says what was wrong and what would be accepted."""
+"""Errors a user can fix. Each message says what was wrong and what would be accepted.
+
+Each error is one of the kinds of rag/errors.py, which decides the HTTP status the API answers with.
+"""
 
 from __future__ import annotations
 
-
-class IngestError(ValueError):
-    """Base class: the input cannot be indexed. ``status_code`` is the HTTP status the API answers with."""
-
-    status_code = 400
+from rag.errors import InvalidRequest, RAGError, TooLarge, Unprocessable, UnsupportedMediaType
 
 
-class UnsupportedFileType(IngestError):
-    status_code = 415
+class IngestError(RAGError):
+    """Base class: the input cannot be indexed."""
 
 
-class FileTooLarge(IngestError):
-    status_code = 413
+class UnsupportedFileType(IngestError, UnsupportedMediaType):
+    pass
 
 
-class EmptyDocument(IngestError):
-    status_code = 422
+class FileTooLarge(IngestError, TooLarge):
+    pass
 
 
-class UnreadableDocument(IngestError):
-    status_code = 422
+class EmptyDocument(IngestError, Unprocessable):
+    pass
 
 
-class InvalidFilename(IngestError):
-    status_code = 400
+class UnreadableDocument(IngestError, Unprocessable):
+    pass
+
+
+class InvalidFilename(IngestError, InvalidRequest):
+    pass

@@ -30,7 +30,7 @@ from ingest.errors import (
 from ingest.failpoints import failpoint
 from ingest.parsers import parse, supported_suffixes
 from rag import metrics
-from rag.models.embedder import Embedder
+from rag.models.ports import Embedder
 from rag.store.chunks import ChunkStore
 from rag.store.owners import current_owner, owner_alive
 from rag.store.registry import DEFAULT_COLLECTION, DocumentRecord, DocumentStatus, Registry, new_document_id

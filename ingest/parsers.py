@@ -27,8 +27,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.errors import EmptyDocument, FileTooLarge, UnreadableDocument, UnsupportedFileType
-
-DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+from rag.media import FILE_TYPES
 
 # A .docx is a zip; python-docx inflates members whole, so a small upload could claim gigabytes of memory.
 MAX_DOCX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
@@ -103,11 +102,11 @@ def _decode_text(data: bytes, name: str) -> str:
 
 
 def parse_text(data: bytes, name: str) -> ParsedDocument:
-    return ParsedDocument(text=_decode_text(data, name), media_type="text/plain")
+    return ParsedDocument(text=_decode_text(data, name), media_type=FILE_TYPES["txt"])
 
 
 def parse_markdown(data: bytes, name: str) -> ParsedDocument:
-    return ParsedDocument(text=_decode_text(data, name), media_type="text/markdown", markdown_headings=True)
+    return ParsedDocument(text=_decode_text(data, name), media_type=FILE_TYPES["md"], markdown_headings=True)
 
 
 # --- HTML --------------------------------------------------------------------------------------------------
@@ -187,7 +186,7 @@ class _HtmlRenderer:
 def parse_html(data: bytes, name: str) -> ParsedDocument:
     soup = BeautifulSoup(_decode_text(data, name), "lxml")
     text = "\n\n".join(_HtmlRenderer().render(soup))
-    return ParsedDocument(text=text, media_type="text/html", markdown_headings=True)
+    return ParsedDocument(text=text, media_type=FILE_TYPES["html"], markdown_headings=True)
 
 
 # --- PDF ---------------------------------------------------------------------------------------------------
@@ -260,7 +259,7 @@ def parse_pdf(data: bytes, name: str) -> ParsedDocument:
             f"{name} has no extractable text; scanned PDFs need OCR, which is not supported. "
             "Upload a PDF with a text layer, or the document's text in another format"
         )
-    return ParsedDocument(text=text, media_type="application/pdf", pages=pages)
+    return ParsedDocument(text=text, media_type=FILE_TYPES["pdf"], pages=pages)
 
 
 # --- Word (.docx) ------------------------------------------------------------------------------------------
@@ -346,7 +345,7 @@ def parse_docx(data: bytes, name: str) -> ParsedDocument:
             "open it in Word or LibreOffice, save it as .docx again and upload the new copy"
         ) from exc
     text = "\n\n".join(blocks).replace("\r\n", "\n").replace("\r", "\n")
-    return ParsedDocument(text=text, media_type=DOCX_MEDIA_TYPE, markdown_headings=True)
+    return ParsedDocument(text=text, media_type=FILE_TYPES["docx"], markdown_headings=True)
 
 
 # --- CSV and JSON ------------------------------------------------------------------------------------------
@@ -372,7 +371,7 @@ def parse_csv(data: bytes, name: str) -> ParsedDocument:
         ) from None
     if not lines and any(header):
         raise EmptyDocument(f"{name} has a header row but no data rows; there is nothing to index")
-    return ParsedDocument(text="\n".join(lines), media_type="text/csv")
+    return ParsedDocument(text="\n".join(lines), media_type=FILE_TYPES["csv"])
 
 
 def _json_leaves(value: Any) -> Iterator[tuple[str, Any]]:
@@ -406,7 +405,7 @@ def parse_json(data: bytes, name: str) -> ParsedDocument:
     for path, leaf in _json_leaves(value):
         rendered = _one_line(leaf) if isinstance(leaf, str) else json.dumps(leaf)
         lines.append(f"{path}: {rendered}" if path else rendered)
-    return ParsedDocument(text="\n".join(lines), media_type="application/json")
+    return ParsedDocument(text="\n".join(lines), media_type=FILE_TYPES["json"])
 
 
 # --- dispatch ----------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ingest.errors import IngestError, UnreadableDocument
 from ingest.failpoints import failpoint
 from ingest.indexer import Indexer, IngestOutcome, IngestResult
 from ingest.parsers import supported_suffixes
+from rag.errors import Conflict, Forbidden, Unprocessable
 from rag.store.registry import JobError, Registry, SourceFile, SourceRecord
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,17 @@ log = logging.getLogger(__name__)
 DEFAULT_INCLUDE = ["**/*"]
 
 
-class SourceError(IngestError):
+class SourceError(IngestError, Unprocessable):
     """A source cannot be registered as asked."""
 
-    status_code = 422
+
+# The kind comes first here, before SourceError's own (Unprocessable), so that it decides the status.
+class SourceForbidden(Forbidden, SourceError):
+    pass
 
 
-class SourceForbidden(SourceError):
-    status_code = 403
-
-
-class SourceConflict(SourceError):
-    status_code = 409
+class SourceConflict(Conflict, SourceError):
+    pass
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

@@ -3,23 +3,36 @@
 Values come, highest priority first, from keyword arguments, environment variables prefixed ``RAG_``, a
 ``.env`` file in the working directory, an optional TOML file named by ``RAG_CONFIG_FILE``, and the defaults
 below. Every component receives this object (or the fields it needs) instead of reading the environment.
+
+Renamed settings keep their old names working, with a warning in the log: ``RENAMED`` maps each old field name to
+its new one, in every source (``RAG_COLLECTION`` or ``collection`` in a TOML or ``.env`` file is read as
+``chroma_collection``). Where a source gives both, the new name wins; between sources, the usual priority holds.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+log = logging.getLogger(__name__)
+
 CONFIG_FILE_ENV = "RAG_CONFIG_FILE"
+
+# Old field name -> new one. "collection" also names the tenants (registry collections); the Chroma one is now
+# ``chroma_collection``.
+RENAMED = {"collection": "chroma_collection"}
 
 
 class Settings(BaseSettings):
@@ -101,7 +114,13 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
 
     # Store.
-    collection: str = Field(default="documents", min_length=3, max_length=512)
+    chroma_collection: str = Field(
+        default="documents",
+        min_length=3,
+        max_length=512,
+        description="the Chroma collection holding every tenant's chunks (tenants are registry collections); "
+        "formerly RAG_COLLECTION, still read with a deprecation warning",
+    )
     chroma_url: str | None = Field(
         default=None,
         description="a Chroma server (http://host:port) instead of the embedded store under DATA_DIR; needed when "
@@ -203,7 +222,12 @@ class Settings(BaseSettings):
             if not path.is_file():
                 raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        return tuple(_OldNames(settings_cls, source) for source in sources)
+
+    @property
+    def collection(self) -> str:
+        """Deprecated: the Chroma collection's old name; use ``chroma_collection``."""
+        return self.chroma_collection
 
     @property
     def model_cache_dir(self) -> Path:
@@ -223,3 +247,36 @@ class Settings(BaseSettings):
     def admin_key_path(self) -> Path:
         """Where the service writes the admin key it makes on first start (mode 0600)."""
         return self.data_dir / "admin-key"
+
+
+class _OldNames(PydanticBaseSettingsSource):
+    """One settings source, with the values it holds under an old name (``RENAMED``) given under the new one."""
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ takes the wrapped source's values whole
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self.source())
+        for old, new in RENAMED.items():
+            value = values.pop(old, None)  # init arguments and TOML files keep names they do not know
+            if isinstance(self.source, EnvSettingsSource):
+                # Variables are read for fields only, and a .env file's other names come with or without the
+                # prefix: only the prefixed variable counts, as it did when the old name was a field.
+                value = self._variable(self.source, old)
+            if value is None:
+                continue
+            old_env, new_env = (f"{self.config.get('env_prefix', '')}{name}".upper() for name in (old, new))
+            log.warning("%s (%s in a config file) is deprecated: use %s (%s)", old_env, old, new_env, new)
+            values.setdefault(new, value)
+        return values
+
+    def _variable(self, source: EnvSettingsSource, name: str) -> Any:
+        variable = f"{self.config.get('env_prefix', '')}{name}"
+        return source.env_vars.get(variable if self.config.get("case_sensitive") else variable.lower())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r})"

@@ -19,6 +19,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
+from rag.errors import Unprocessable
 from rag.store.registry import ApiKeyRecord, Registry
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ _COLLECTION = re.compile(COLLECTION_PATTERN)
 _BOOTSTRAP_LOCK = "bootstrap-admin-key"
 
 
-class InvalidKeyRequest(ValueError):
+class InvalidKeyRequest(Unprocessable):
     """A key cannot be made or changed as asked (bad scope or collection name)."""
 
 
 def scope_allows(have: str, need: str) -> bool:
     """Whether a key of scope ``have`` may do what needs ``need``."""
-    return SCOPES.index(have) >= SCOPES.index(need)  # type: ignore[arg-type]
+    return SCOPES.index(have) >= SCOPES.index(need)
 
 
 def check_collection(name: str, allow_all: bool = False) -> str:

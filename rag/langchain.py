@@ -17,7 +17,7 @@ from langchain_core.outputs import GenerationChunk
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from rag.models.llm import GenerationParams, LanguageModel
+from rag.models.ports import GenerationParams, LanguageModel
 from rag.retrieval import RetrievalOptions, Retriever
 
 

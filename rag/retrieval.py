@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (Chroma) and keyword (BM25) candidates fused by reciprocal rank fusion.
 
 Options per request: how many chunks, which mode, metadata filters, a relevance floor and MMR for diversity.
-Only chunks of each document's published version are ever returned (see rag/store/registry.py).
+Only chunks of each document's published version are ever returned (see rag/store/registry/). This is the
+first answer stage (rag/pipeline.py); it is also used on its own (``/v1/retrieve``, LangChain).
 """
 
 from __future__ import annotations
@@ -13,35 +14,20 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.keyword import KeywordIndex
-from rag.models.embedder import Embedder
+from rag.media import FILE_TYPES, FileType
+from rag.models.ports import Embedder
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
+from rag.timing import elapsed_ms
 from rag.types import RetrievedChunk, Timings
 
 RRF_K = 60  # the constant of Cormack et al.; ranks past ~60 contribute little
-
-# File types a filter may name, as the media types the parsers record.
-FILE_TYPES = {
-    "txt": "text/plain",
-    "md": "text/markdown",
-    "html": "text/html",
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "csv": "text/csv",
-    "json": "application/json",
-}
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
 
 
 class RetrievalFilter(BaseModel):
     document_ids: list[str] | None = Field(default=None, max_length=1000, description="only these documents")
     source_prefix: str | None = Field(default=None, max_length=1024, description="sources starting with this")
-    file_types: list[Literal["txt", "md", "html", "pdf", "docx", "csv", "json"]] | None = Field(
-        default=None, description="only documents of these types"
-    )
+    file_types: list[FileType] | None = Field(default=None, description="only documents of these types")
 
     def is_empty(self) -> bool:
         return self.document_ids is None and not self.source_prefix and self.file_types is None
@@ -115,12 +101,12 @@ class Retriever:
         timings = timings if timings is not None else Timings()
         started = time.perf_counter()
         query = self.embedder.embed_query(question)
-        timings.embed_ms = _ms(started)
+        timings.embed_ms = elapsed_ms(started)
 
         started = time.perf_counter()
         allowed = self._allowed(options.filter, collection)
         if allowed is not None and not allowed:
-            timings.retrieve_ms = _ms(started)
+            timings.retrieve_ms = elapsed_ms(started)
             return []
         pool = max(options.top_k * 4, 20)
         rankings: list[list[str]] = []
@@ -153,5 +139,5 @@ class Retriever:
             )
             for rank, i in enumerate(order[: options.top_k], start=1)
         ]
-        timings.retrieve_ms = _ms(started)
+        timings.retrieve_ms = elapsed_ms(started)
         return chunks

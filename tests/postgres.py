@@ -13,11 +13,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from bench.common import free_port
 
 SUPERUSER = "postgres"
 
@@ -27,12 +28,6 @@ def server_binaries() -> Path | None:
     found = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p, "initdb").exists()]
     found = [p for p in found if Path(p, "pg_ctl").exists()]
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PostgresCluster:
@@ -50,7 +45,7 @@ class PostgresCluster:
         self.root = Path(tempfile.mkdtemp(prefix="rag-postgres-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         if self.run_as is not None:
             shutil.chown(self.root, user=self.run_as, group=None)
 

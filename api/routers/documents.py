@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
+from typing import Any
 
-from api.auth import AUTH_RESPONSES, Caller, read_access, write_access
-from api.deps import get_services
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+
+from api.auth import AUTH_RESPONSES, ReadCaller, WriteCaller
+from api.deps import ServicesDep
 from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, JobOut, UploadResponse
-from api.services import Services
+from api.tenancy import not_found, owned_or_404
 from ingest.indexer import IngestOutcome, clean_upload_name
 from ingest.parsers import parser_for, supported_suffixes
-from rag.store.registry import DocumentRecord
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=AUTH_RESPONSES)
 
-_errors = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
 
 
 @router.post(
@@ -28,10 +29,10 @@ _errors = {code: {"model": ErrorBody} for code in (400, 413, 415, 422)}
 )
 def upload_document(
     response: Response,
+    services: ServicesDep,
+    caller: WriteCaller,
     file: UploadFile = File(...),
     background: bool = Query(False, description="index in a background job even if the file is small"),
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(write_access),
 ) -> UploadResponse | JobOut:
     # The name is only ever the document's label: never a path on disk, and the bytes never reach a shell.
     name = clean_upload_name(file.filename)
@@ -51,10 +52,10 @@ def upload_document(
 
 @router.get("", response_model=DocumentList, summary="List indexed documents")
 def list_documents(
+    services: ServicesDep,
+    caller: ReadCaller,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**31, description="documents to skip"),  # SQLite integers are 64-bit
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(read_access),
 ) -> DocumentList:
     records = services.registry.list(limit=limit, offset=offset, collection=caller.collection)
     return DocumentList(
@@ -70,11 +71,11 @@ def list_documents(
 )
 def get_document(
     document_id: str,
+    services: ServicesDep,
+    caller: ReadCaller,
     include_chunks: bool = Query(False, description="also return every chunk with its span"),
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(read_access),
 ) -> DocumentDetail:
-    record = _document(services, caller, document_id)
+    record = owned_or_404(services.registry.get(document_id), caller, "document", document_id)
     chunks = services.store.chunks_of(document_id, record.version) if include_chunks else []
     return DocumentDetail(**record.model_dump(), chunks=chunks)
 
@@ -85,22 +86,8 @@ def get_document(
     responses={404: {"model": ErrorBody}},
     summary="Delete a document and all its chunks",
 )
-def delete_document(
-    document_id: str, services: Services = Depends(get_services), caller: Caller = Depends(write_access)
-) -> Response:
-    _document(services, caller, document_id)
+def delete_document(document_id: str, services: ServicesDep, caller: WriteCaller) -> Response:
+    owned_or_404(services.registry.get(document_id), caller, "document", document_id)
     if not services.indexer.delete(document_id):
-        raise HTTPException(
-            status_code=404, detail=f"no document with id {document_id!r} in collection {caller.collection!r}"
-        )
+        raise not_found("document", document_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _document(services: Services, caller: Caller, document_id: str) -> DocumentRecord:
-    """The document if it is in the caller's collection; another collection's is as absent as a missing one."""
-    record = services.registry.get(document_id)
-    if record is None or record.collection != caller.collection:
-        raise HTTPException(
-            status_code=404, detail=f"no document with id {document_id!r} in collection {caller.collection!r}"
-        )
-    return record

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import get_services
+from api.deps import ServicesDep
 from api.schemas import Health, Readiness
-from api.services import Services
 from rag import metrics
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness, with index size and model in use")
-def healthz(services: Services = Depends(get_services)) -> Health:
+def healthz(services: ServicesDep) -> Health:
     return Health(
         status="ok",
         documents=services.registry.count(),
@@ -30,7 +29,7 @@ def healthz(services: Services = Depends(get_services)) -> Health:
     responses={503: {"model": Readiness, "description": "not ready: `checks` names what is not ready and why"}},
     summary="Readiness: models loaded, chunk store and registry answering",
 )
-def readyz(services: Services = Depends(get_services)) -> JSONResponse:
+def readyz(services: ServicesDep) -> JSONResponse:
     checks = services.readiness()
     ready = all(state == "ok" for state in checks.values())
     failing = [f"{name} ({state})" for name, state in checks.items() if state != "ok"]

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from api.auth import AUTH_RESPONSES, Caller, read_access
-from api.deps import get_services
+from api.auth import AUTH_RESPONSES, ReadCaller
+from api.deps import ServicesDep
 from api.schemas import ErrorBody, JobList, JobOut
-from api.services import Services
+from api.tenancy import owned_or_404
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTH_RESPONSES)
 
 
 @router.get("", response_model=JobList, summary="Recent background jobs, newest first")
 def list_jobs(
+    services: ServicesDep,
+    caller: ReadCaller,
     limit: int = Query(50, ge=1, le=500),
     source_id: str | None = Query(None, description="only the refresh jobs of this source"),
     kind: str | None = Query(None, description="only jobs of this kind: upload or refresh"),
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(read_access),
 ) -> JobList:
     jobs = services.registry.list_jobs(limit, source_id=source_id, kind=kind, collection=caller.collection)
     return JobList(jobs=[JobOut(**j.model_dump()) for j in jobs])
@@ -28,8 +28,6 @@ def list_jobs(
     responses={404: {"model": ErrorBody}},
     summary="A job's status, progress, outcome counts and per-file errors",
 )
-def get_job(job_id: str, services: Services = Depends(get_services), caller: Caller = Depends(read_access)) -> JobOut:
-    job = services.registry.get_job(job_id)
-    if job is None or job.collection != caller.collection:
-        raise HTTPException(status_code=404, detail=f"no job with id {job_id!r} in collection {caller.collection!r}")
+def get_job(job_id: str, services: ServicesDep, caller: ReadCaller) -> JobOut:
+    job = owned_or_404(services.registry.get_job(job_id), caller, "job", job_id)
     return JobOut(**job.model_dump())

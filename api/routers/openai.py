@@ -14,26 +14,24 @@ apply, besides the request's ``stop``. ``/v1/models`` lists the one model.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
-from api.auth import AUTH_RESPONSES, Caller, read_access
-from api.deps import get_llm, get_pipeline, get_services
+from api.auth import AUTH_RESPONSES, ReadCaller, read_access
+from api.deps import DefaultsDep, LLMDep, PipelineDep, ServicesDep
 from api.schemas import LLM_RESPONSES, ErrorBody
-from api.services import Services
+from api.streaming import first_event_now
 from rag import metrics
-from rag.models.llm import GenerationParams, LanguageModel
-from rag.models.remote import RemoteLLMError
-from rag.pipeline import RAGPipeline
-from rag.retrieval import RetrievalOptions
+from rag.errors import Unprocessable, UpstreamError
+from rag.models.ports import GenerationParams, LanguageModel
+from rag.options import AnswerOptions, RequestDefaults
 from rag.types import Citation
 
 # Every route here needs a read key (OpenAI clients send their api_key as the Bearer token).
@@ -67,16 +65,18 @@ class ChatRequest(BaseModel):
         for message in reversed(self.messages):
             if message.role == "user" and message.text().strip():
                 return message.text().strip()
-        raise HTTPException(status_code=422, detail="messages must contain a user message with text")
+        raise Unprocessable("messages must contain a user message with text")
 
-    def params(self, default_max_new_tokens: int) -> GenerationParams:
+    def options(self, defaults: RequestDefaults) -> AnswerOptions:
+        """The request's own settings; the rest (RAG_TOP_K, RAG_MAX_NEW_TOKENS) from ``defaults``."""
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
-        return GenerationParams(
-            max_new_tokens=self.max_completion_tokens or self.max_tokens or default_max_new_tokens,
-            temperature=self.temperature or 0.0,
-            top_p=self.top_p or 1.0,
-            stop=stop,
-        )
+        given = {
+            "max_new_tokens": self.max_completion_tokens or self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+        generation = {name: value for name, value in given.items() if value is not None} | {"stop": stop}
+        return defaults.resolve(top_k=self.top_k, generation=generation)
 
 
 def _envelope(model: str, completion_id: str, created: int, **fields: Any) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def openai_stream(events: Iterator[dict[str, str]]) -> Iterator[dict[str, str]]:
     ``[DONE]``; a RemoteLLM reading this stream turns it back into the error."""
     try:
         yield from events
-    except RemoteLLMError as exc:
+    except UpstreamError as exc:
         error = {"message": str(exc), "type": "llm_error", "code": exc.status_code}
         yield {"data": json.dumps({"error": error}, ensure_ascii=False)}
         yield {"data": "[DONE]"}
@@ -105,14 +105,11 @@ def correction(answer: str, citations: list[dict[str, Any]]) -> str:
     responses={422: {"model": ErrorBody}, **LLM_RESPONSES},
 )
 def chat_completions(
-    body: ChatRequest,
-    pipeline: RAGPipeline = Depends(get_pipeline),
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(read_access),
+    body: ChatRequest, pipeline: PipelineDep, defaults: DefaultsDep, services: ServicesDep, caller: ReadCaller
 ):
     question = body.question()
-    params = body.params(pipeline.default_max_new_tokens)
-    retrieval = RetrievalOptions(top_k=body.top_k or pipeline.default_top_k)
+    options = body.options(defaults)
+    params, retrieval = options.generation, options.retrieval
     model = body.model or pipeline.llm.name
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
@@ -145,10 +142,10 @@ def chat_completions(
         )
         return {"data": json.dumps(payload, ensure_ascii=False)}
 
-    answer_events = pipeline.answer_stream(question, params=params, retrieval=retrieval, collection=caller.collection)
-    # The first event is taken before the 200 goes out, so a request the model cannot take (context window) gets
-    # a 4xx with a message rather than a stream that breaks off.
-    answer_events = itertools.chain([next(answer_events)], answer_events)
+    # A request the model cannot take (context window) gets a 4xx with a message, not a stream that breaks off.
+    answer_events = first_event_now(
+        pipeline.answer_stream(question, params=params, retrieval=retrieval, collection=caller.collection)
+    )
 
     def events():
         yield chunk({"role": "assistant", "content": ""})
@@ -176,7 +173,7 @@ def chat_completions(
     summary="OpenAI-compatible model list: the one model this service generates with",
     responses={503: LLM_RESPONSES[503]},
 )
-def models(llm: LanguageModel = Depends(get_llm)) -> dict[str, Any]:
+def models(llm: LLMDep) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
@@ -211,22 +208,24 @@ class CompletionRequest(BaseModel):
     def text(self) -> str:
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
         if not prompt:
-            raise HTTPException(status_code=422, detail="prompt must not be empty")
+            raise Unprocessable("prompt must not be empty")
         return prompt
 
-    def params(self, llm: LanguageModel, default_max_new_tokens: int) -> GenerationParams:
+    def params(self, llm: LanguageModel, defaults: RequestDefaults) -> GenerationParams:
+        """The request's own settings; the rest (RAG_MAX_NEW_TOKENS) from ``defaults``."""
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         # The family's stops apply anyway; a client that sends them too (a remote RAG_LLM_URL does) does not use up
         # GenerationParams' 8 places. Up to 16 are accepted here, as vLLM and llama.cpp take long lists.
         stops = [s for s in dict.fromkeys(stops) if s and s not in llm.family.stop_strings]
-        params = GenerationParams(
-            max_new_tokens=self.max_tokens or default_max_new_tokens,
-            temperature=self.temperature or 0.0,
-            top_p=self.top_p or 1.0,
-            top_k=max(self.top_k or 0, 0),
-            repetition_penalty=self.repetition_penalty or 1.0,
-        )
-        return params.model_copy(update={"stop": stops})
+        given = {
+            "max_new_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": None if self.top_k is None else max(self.top_k, 0),  # 0 or -1: off
+            "repetition_penalty": self.repetition_penalty,
+        }
+        options = defaults.resolve(generation={name: value for name, value in given.items() if value is not None})
+        return options.generation.model_copy(update={"stop": stops})
 
 
 @router.post(
@@ -238,17 +237,14 @@ class CompletionRequest(BaseModel):
         **LLM_RESPONSES,
     },
 )
-def completions(
-    body: CompletionRequest, llm: LanguageModel = Depends(get_llm), services: Services = Depends(get_services)
-):
+def completions(body: CompletionRequest, llm: LLMDep, defaults: DefaultsDep, services: ServicesDep):
     prompt = body.text()
-    params = body.params(llm, services.settings.max_new_tokens)
+    params = body.params(llm, defaults)
     prompt_tokens = llm.count_tokens(prompt)
     if prompt_tokens + params.max_new_tokens > llm.context_window:
-        raise HTTPException(
-            status_code=422,
-            detail=f"the prompt has {prompt_tokens} tokens; with max_tokens={params.max_new_tokens} that exceeds the "
-            f"model's window of {llm.context_window} tokens: shorten the prompt or lower max_tokens",
+        raise Unprocessable(
+            f"the prompt has {prompt_tokens} tokens; with max_tokens={params.max_new_tokens} that exceeds the "
+            f"model's window of {llm.context_window} tokens: shorten the prompt or lower max_tokens"
         )
     model = body.model or llm.name
     completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
@@ -278,15 +274,11 @@ def completions(
         payload = _envelope(model, completion_id, created, object="text_completion", choices=[choice], **extra)
         return {"data": json.dumps(payload, ensure_ascii=False)}
 
-    deltas = llm.stream(prompt, params)
-    # The first delta is taken before the 200 goes out, so a model that fails (a remote one that is down) gets
-    # its status and message rather than a stream that breaks off.
-    first = next(deltas, None)
+    # A model that fails (a remote one that is down) gets its status and message, not a stream that breaks off.
+    deltas = first_event_now(llm.stream(prompt, params))
 
     def events():
-        pieces = [] if first is None else [first]
-        if first is not None:
-            yield chunk(first)
+        pieces = []
         for delta in deltas:
             pieces.append(delta)
             yield chunk(delta)

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from typing import Any
 
-from api.auth import AUTH_RESPONSES, Caller, admin_access, read_access, write_access
-from api.deps import get_services
+from fastapi import APIRouter, Query, Response, status
+
+from api.auth import AUTH_RESPONSES, AdminCaller, Caller, ReadCaller, WriteCaller
+from api.deps import ServicesDep
 from api.schemas import ErrorBody, FileError, JobOut, SourceCreate, SourceList, SourceOut, SourceUpdate
-from api.services import Services
+from api.tenancy import owned_or_404
 from rag.store.registry import SourceRecord
+from service import Services
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"], responses=AUTH_RESPONSES)
 
-_errors = {code: {"model": ErrorBody} for code in (403, 404, 409, 422)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (403, 404, 409, 422)}
 
 
 def _out(services: Services, source: SourceRecord) -> SourceOut:
@@ -26,12 +29,7 @@ def _out(services: Services, source: SourceRecord) -> SourceOut:
 
 def _get(services: Services, caller: Caller, source_id: str) -> SourceRecord:
     """The source if it is in the caller's collection; another collection's is as absent as a missing one."""
-    source = services.registry.get_source(source_id)
-    if source is None or source.collection != caller.collection:
-        raise HTTPException(
-            status_code=404, detail=f"no source with id {source_id!r} in collection {caller.collection!r}"
-        )
-    return source
+    return owned_or_404(services.registry.get_source(source_id), caller, "source", source_id)
 
 
 @router.post(
@@ -45,12 +43,7 @@ def _get(services: Services, caller: Caller, source_id: str) -> SourceRecord:
     "Only files of accepted types are considered; hidden files and folders are skipped. Needs an admin key: "
     "a source reads the server's own files (within RAG_SOURCE_ROOTS when set) into the collection.",
 )
-def add_source(
-    body: SourceCreate,
-    response: Response,
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(admin_access),
-) -> SourceOut:
+def add_source(body: SourceCreate, response: Response, services: ServicesDep, caller: AdminCaller) -> SourceOut:
     source, job = services.sources.add(
         body.path, body.include, body.exclude, body.interval_s, body.refresh, collection=caller.collection
     )
@@ -60,24 +53,17 @@ def add_source(
 
 
 @router.get("", response_model=SourceList, summary="Registered folders with their last refresh job")
-def list_sources(services: Services = Depends(get_services), caller: Caller = Depends(read_access)) -> SourceList:
+def list_sources(services: ServicesDep, caller: ReadCaller) -> SourceList:
     return SourceList(sources=[_out(services, s) for s in services.registry.list_sources(caller.collection)])
 
 
 @router.get("/{source_id}", response_model=SourceOut, responses={404: {"model": ErrorBody}}, summary="One source")
-def get_source(
-    source_id: str, services: Services = Depends(get_services), caller: Caller = Depends(read_access)
-) -> SourceOut:
+def get_source(source_id: str, services: ServicesDep, caller: ReadCaller) -> SourceOut:
     return _out(services, _get(services, caller, source_id))
 
 
 @router.patch("/{source_id}", response_model=SourceOut, responses=_errors, summary="Change globs or schedule")
-def update_source(
-    source_id: str,
-    body: SourceUpdate,
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(write_access),
-) -> SourceOut:
+def update_source(source_id: str, body: SourceUpdate, services: ServicesDep, caller: WriteCaller) -> SourceOut:
     source = services.sources.update(
         _get(services, caller, source_id), body.include, body.exclude, body.interval_s, body.clear_interval
     )
@@ -92,9 +78,9 @@ def update_source(
 )
 def delete_source(
     source_id: str,
+    services: ServicesDep,
+    caller: WriteCaller,
     keep_documents: bool = Query(False, description="leave the documents in the index"),
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(write_access),
 ) -> Response:
     services.sources.remove(_get(services, caller, source_id), keep_documents=keep_documents)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -109,12 +95,7 @@ def delete_source(
     description="Queues a refresh job and returns it (202); if one is already queued or running, returns that "
     "job (200) instead of starting a second. Follow it at `GET /v1/jobs/{id}`.",
 )
-def refresh_source(
-    source_id: str,
-    response: Response,
-    services: Services = Depends(get_services),
-    caller: Caller = Depends(write_access),
-) -> JobOut:
+def refresh_source(source_id: str, response: Response, services: ServicesDep, caller: WriteCaller) -> JobOut:
     job, created = services.jobs.request_refresh(_get(services, caller, source_id))
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -69,8 +69,9 @@ def build_once(cached: Path, build: Callable[[Path], object]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-class Embedder:
-    """Turns texts into unit-length vectors (cosine similarity is a dot product)."""
+class SentenceEmbedder:
+    """Turns texts into unit-length vectors (cosine similarity is a dot product): the ``Embedder`` port
+    (rag/models/ports.py) over a sentence-transformers model."""
 
     def __init__(self, model) -> None:
         self._model = model
@@ -83,7 +84,7 @@ class Embedder:
         self.dimension: int = int(model.get_embedding_dimension())
 
     @classmethod
-    def load(cls, setting: str, backend: Backend, cache_dir: Path) -> Embedder:
+    def load(cls, setting: str, backend: Backend, cache_dir: Path) -> SentenceEmbedder:
         return cls(_load_sentence_transformer(resolve_embedder(setting), backend, cache_dir))
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -117,6 +118,11 @@ class Embedder:
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         return np.stack([found[t] for t in texts])
+
+    def clear_cache(self) -> None:
+        """Forget the vectors ``embed_cached`` remembered: the next texts are embedded afresh."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

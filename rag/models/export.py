@@ -13,8 +13,8 @@ export never leaves a half-written model where the service would load it. The pr
 strings of that family which are special tokens in the checkpoint (Dolly's ``### End``) are made to decode as
 text, or the runtime would never see them (see ``_keep_stop_tokens_as_text``).
 
-Only the standard library and ``rag.prompts`` are imported at module level: ``rag.models.llm`` imports
-``recorded_family`` from here; optimum, torch and transformers are imported when an export runs.
+Only the standard library and ``rag.models.families`` are imported at module level: ``rag.models.llm``
+imports ``recorded_family`` from here; optimum, torch and transformers are imported when an export runs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from rag.prompts import FAMILIES, PromptFamily, UnknownFamily, detect_family, get_family
+from rag.models.families import FAMILIES, PromptFamily, UnknownFamily, detect_family, get_family
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _convert(src: Path, out: Path, weight_format: str) -> None:
         )
 
 
-def _content(token) -> str:
+def _content(token) -> str | None:
     return token.get("content") if isinstance(token, dict) else token
 
 
@@ -334,7 +334,7 @@ def export_checkpoint(
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     return ExportResult(
         path=out,
-        family=record["family"],
+        family=chosen.name if chosen else None,
         detected_by=detected_by,
         weight_format=weight_format,
         size_bytes=size,

@@ -8,121 +8,29 @@ steps it, and each step decodes one token for every running request at once, so 
 give about 2.5x the tokens/s of one (docs/benchmarks.md). It is off by default: a single stream decodes a little
 slower through it (90 against 95 tokens/s on a short prompt, 72 against 93 with a 1,100-token context on this
 CPU), and a quick answer for one user comes first on a small machine. With ``max_batch`` 1 (or a model the
-batching pipeline cannot load) the plain pipeline serves one request at a time behind a lock.
+batching pipeline cannot load) the plain pipeline serves one request at a time behind a lock. The batching
+engine is rag/models/batching.py, stop-string handling rag/models/stops.py; ``LLM`` implements the
+``LanguageModel`` port (rag/models/ports.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
-
+from rag.models.batching import Detokenizer, Engine
 from rag.models.export import recorded_family
+from rag.models.families import PromptFamily, detect_family, get_family
 from rag.models.locate import resolve_llm
-from rag.prompts import PromptFamily, detect_family, get_family
+from rag.models.ports import Generation, GenerationParams
+from rag.models.stops import StopHoldback, cut_at_stops
 
 log = logging.getLogger(__name__)
-
-
-class GenerationParams(BaseModel):
-    """Per-request generation settings; the ranges are what the API validates against."""
-
-    max_new_tokens: int = Field(default=96, ge=1, le=4096)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy decoding")
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    top_k: int = Field(default=0, ge=0, le=1000, description="0 means no top-k filtering")
-    repetition_penalty: float = Field(
-        default=1.0, ge=1.0, le=2.0, description="above 1 discourages repeats, also of words in the sources"
-    )
-    stop: list[str] = Field(default_factory=list, max_length=8)
-
-
-@dataclass
-class Generation:
-    text: str
-    prompt_tokens: int
-    generated_tokens: int
-    first_token_ms: float | None
-    total_ms: float
-
-
-@runtime_checkable
-class LanguageModel(Protocol):
-    """What the pipeline needs of a model. ``LLM`` (in process) and ``RemoteLLM`` (an OpenAI-compatible server,
-    rag/models/remote.py) both have this face: prompts formatted for ``family``, its stop strings enforced."""
-
-    family: PromptFamily
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def context_window(self) -> int: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def generate(self, prompt: str, params: GenerationParams | None = None) -> Generation: ...
-
-    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]: ...
-
-    def warm_up(self) -> None: ...
-
-
-def cut_at_stops(text: str, stops: list[str] | tuple[str, ...]) -> str:
-    """The text before the first stop string in it, stripped."""
-    for stop in stops:
-        cut = text.find(stop) if stop else -1
-        if cut != -1:
-            text = text[:cut]
-    return text.strip()
-
-
-class StopHoldback:
-    """Turns raw decoded pieces into deltas that never show a stop string, whole or in part.
-
-    A stop string can arrive split over several pieces ("<|im", "_end|>"), so text that could be the start of
-    one is held back until the next piece decides it. ``feed`` returns the text now safe to show and whether a
-    stop string has completed (then the text is everything up to it, and generation should end).
-    """
-
-    def __init__(self, stops: list[str]) -> None:
-        self.stops = [s for s in stops if s]
-        self._text = ""
-        self._shown = 0
-
-    def _held(self) -> int:
-        """Length of the longest end of the text that is the beginning of some stop string."""
-        longest = 0
-        for stop in self.stops:
-            for n in range(min(len(stop) - 1, len(self._text)), longest, -1):
-                if self._text.endswith(stop[:n]):
-                    longest = n
-                    break
-        return longest
-
-    def feed(self, piece: str) -> tuple[str, bool]:
-        self._text += piece
-        cuts = [i for i in (self._text.find(stop) for stop in self.stops) if i != -1]
-        if cuts:
-            delta, self._shown = self._text[self._shown : min(cuts)], len(self._text)
-            return delta, True
-        safe = len(self._text) - self._held()
-        delta, self._shown = self._text[self._shown : safe], max(self._shown, safe)
-        return delta, False
-
-    def flush(self) -> str:
-        """What was held back, once generation ended without a stop string."""
-        delta, self._shown = self._text[self._shown :], len(self._text)
-        return delta
 
 
 # Requests decoded together by default; 1 serves one at a time. See the module docstring for why it is 1;
@@ -130,130 +38,6 @@ class StopHoldback:
 DEFAULT_MAX_BATCH = 1
 # Plugin properties of every pipeline: f32 KV cache and inference (the u8 default changes answers).
 F32 = {"KV_CACHE_PRECISION": "f32", "INFERENCE_PRECISION_HINT": "f32"}
-
-
-class _Request:
-    """One request in the batching engine: token ids arrive on ``events`` as lists, then ``None`` (finished) or
-    an exception."""
-
-    def __init__(self, handle) -> None:
-        self.handle = handle
-        self.events: queue.SimpleQueue[list[int] | BaseException | None] = queue.SimpleQueue()
-        self.submitted = time.perf_counter()
-        self.first_token_ms: float | None = None
-        self.generated_tokens = 0  # the runtime's count: includes a stop-string token it removed from the output
-        self.received = 0  # token ids handed out; the count when the runtime has none (a cancelled request)
-        self.cancel = False
-
-    def tokens(self) -> Iterator[list[int]]:
-        while (event := self.events.get()) is not None:
-            if isinstance(event, BaseException):
-                raise event
-            yield event
-
-
-class _Engine:
-    """Steps a ContinuousBatchingPipeline in one thread while any request is running.
-
-    ``step()`` holds the GIL for its whole duration (the binding does not release it), so the thread yields it
-    after every step; handles are read and cancelled only here, never concurrently with a step.
-    """
-
-    def __init__(self, pipe) -> None:
-        import openvino_genai as ov_genai
-
-        self._status = ov_genai.GenerationStatus
-        self._pipe = pipe
-        self._lock = threading.Lock()
-        self._active: dict[int, _Request] = {}
-        self._ids = itertools.count()
-        self._wake = threading.Event()
-        threading.Thread(target=self._run, name="llm-engine", daemon=True).start()
-
-    def submit(self, prompt: str, config) -> _Request:
-        with self._lock:
-            request_id = next(self._ids)
-            request = _Request(self._pipe.add_request(request_id, prompt, config))
-            self._active[request_id] = request
-            self._wake.set()
-        return request
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            with self._lock:
-                if not self._active:
-                    self._wake.clear()
-                    continue
-            try:
-                self._pipe.step()
-            except BaseException as exc:  # handed to every waiting request; the engine keeps serving
-                log.exception("LLM step failed")
-                with self._lock:
-                    for request in self._active.values():
-                        request.events.put(exc)
-                    self._active.clear()
-                continue
-            try:
-                self._collect()
-            except BaseException as exc:  # the engine thread must outlive any one request's failure
-                log.exception("LLM result collection failed")
-                with self._lock:
-                    for request in self._active.values():
-                        request.events.put(exc)
-                    self._active.clear()
-            time.sleep(0)  # give waiting Python threads the GIL between steps
-
-    def _collect(self) -> None:
-        status_of = self._status
-        with self._lock:
-            for request_id, request in list(self._active.items()):
-                handle = request.handle
-                while handle.can_read():
-                    for output in handle.read().values():
-                        if ids := list(output.generated_ids):
-                            if request.first_token_ms is None:
-                                request.first_token_ms = (time.perf_counter() - request.submitted) * 1000
-                            request.received += len(ids)
-                            request.events.put(ids)
-                status = handle.get_status()
-                if request.cancel and status == status_of.RUNNING:
-                    handle.cancel()
-                    status = status_of.CANCEL
-                if status == status_of.IGNORED:
-                    request.events.put(RuntimeError("the model could not schedule this request (out of KV cache)"))
-                    del self._active[request_id]
-                elif status != status_of.RUNNING:
-                    # Only a request that ran to its end has metrics: a cancelled one (its client hit a stop
-                    # string) raises "Perf metrics are not available", which once killed this thread.
-                    try:
-                        request.generated_tokens = int(handle.get_perf_metrics().get_num_generated_tokens())
-                    except RuntimeError:
-                        request.generated_tokens = request.received
-                    request.events.put(None)
-                    del self._active[request_id]
-
-
-class _Detokenizer:
-    """Turns a growing list of token ids into text deltas; a piece that ends inside a UTF-8 character waits."""
-
-    def __init__(self, tokenizer) -> None:
-        self._tokenizer = tokenizer
-        self.ids: list[int] = []
-        self._shown = ""
-
-    def feed(self, ids: list[int]) -> str:
-        self.ids.extend(ids)
-        text = self._tokenizer.decode(self.ids)
-        if text.endswith("\ufffd") or not text.startswith(self._shown):
-            return ""
-        delta, self._shown = text[len(self._shown) :], text
-        return delta
-
-    def flush(self) -> str:
-        text = self._tokenizer.decode(self.ids)
-        delta, self._shown = (text[len(self._shown) :] if text.startswith(self._shown) else ""), text
-        return delta
 
 
 def _model_name(path: Path) -> str:
@@ -274,7 +58,7 @@ class LLM:
         self.path = path
         self.family = family
         self._lock = threading.Lock()
-        self._engine: _Engine | None = None
+        self._engine: Engine | None = None
         started = time.perf_counter()
         if max_batch > 1:
             scheduler = ov_genai.SchedulerConfig()
@@ -287,7 +71,7 @@ class LLM:
             scheduler.enable_prefix_caching = True
             try:
                 pipe = ov_genai.ContinuousBatchingPipeline(str(path), scheduler, device, F32)
-                self._engine = _Engine(pipe)
+                self._engine = Engine(pipe)
                 self._tokenizer = pipe.get_tokenizer()
             except RuntimeError as exc:
                 log.warning("continuous batching unavailable for %s (%s); serving one request at a time", path, exc)
@@ -443,7 +227,7 @@ class LLM:
     def _stream_batched(self, prompt: str, config, holdback: StopHoldback) -> Iterator[str]:
         assert self._engine is not None
         request = self._engine.submit(prompt, config)
-        text = _Detokenizer(self._tokenizer)
+        text = Detokenizer(self._tokenizer)
         try:
             for ids in request.tokens():
                 delta, stopped = holdback.feed(text.feed(ids))

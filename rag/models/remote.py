@@ -30,8 +30,10 @@ from typing import Any, Literal
 
 import httpx
 
-from rag.models.llm import Generation, GenerationParams, StopHoldback, cut_at_stops
-from rag.prompts import FAMILIES, PromptFamily, detect_family, get_family
+from rag.errors import UpstreamError
+from rag.models.families import FAMILIES, PromptFamily, detect_family, get_family
+from rag.models.ports import Generation, GenerationParams
+from rag.models.stops import StopHoldback, cut_at_stops
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,8 @@ ESTIMATE_BYTES_PER_TOKEN = 1.0
 RemoteAPI = Literal["completions", "chat"]
 
 
-class RemoteLLMError(RuntimeError):
+class RemoteLLMError(UpstreamError):
     """The remote LLM failed; ``status_code`` is what the service answers (502, 503 or 504)."""
-
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 def estimate_tokens(text: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.models.embedder import Embedder
+from bench.common import free_port
+from rag.models.embedder import SentenceEmbedder
 from rag.models.llm import LLM
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: it must see the marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an integration test, whether or not its module says so (``pytestmark``), so
+    ``-m "not integration"`` never runs one."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 def service_env(data_dir: Path, model_cache: Path, **extra: str) -> dict[str, str]:
@@ -85,8 +89,8 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_cache: Path) -> Embedder:
-    return Embedder.load("default", "openvino", model_cache)
+def embedder(model_cache: Path) -> SentenceEmbedder:
+    return SentenceEmbedder.load("default", "openvino", model_cache)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ through /v1/keys, two collections that cannot see each other, an OpenAI client w
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,14 +17,9 @@ ALPHA = b"# Alpha depot\n\nThe alpha depot vault code is 7741, and the vault ope
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[LiveServer]:
-    root = tmp_path_factory.mktemp("auth")
-    live = LiveServer(root / "data", model_cache, root / "server.log")
-    try:
-        live.wait_ready()
-        yield live
-    finally:
-        live.stop()
+def server(live_server: LiveServer) -> LiveServer:
+    """``rag serve`` as shipped, auth on (conftest's ``live_server``, one for this module)."""
+    return live_server
 
 
 def cli(server: LiveServer, model_cache: Path, *args: str):

@@ -18,6 +18,8 @@ import pytest
 from ingest.failpoints import POINTS
 from tests.integration.conftest import BIN, run_cli, service_env
 
+pytestmark = pytest.mark.integration
+
 OLD = "# Reactor\n\nThe reactor coolant is heavy water.\n\n" + "Old filler sentence about the reactor. " * 40
 NEW = "# Reactor\n\nThe reactor coolant is liquid sodium.\n\n" + "New filler sentence about the reactor. " * 40
 
@@ -34,7 +36,7 @@ def _ask_chunks(env: dict[str, str], doc_source: str) -> set[str]:
     script = (
         "import json,sys\nfrom rag.config import Settings\nfrom rag.store.registry import Registry\n"
         "from rag.store.chunks import ChunkStore\ns=Settings()\nr=Registry.from_url(s.registry_url)\n"
-        "d=r.find_by_source(sys.argv[1])\nc=ChunkStore.persistent(s.chroma_path, s.collection)\n"
+        "d=r.find_by_source(sys.argv[1])\nc=ChunkStore.persistent(s.chroma_path, s.chroma_collection)\n"
         "print(json.dumps([] if d is None else [x.text for x in c.chunks_of(d.id, d.version)]))"
     )
     out = subprocess.run([str(BIN / "python"), "-c", script, doc_source], env=env, capture_output=True, text=True)

@@ -1,5 +1,6 @@
 """Our retriever and model inside a user's own LangChain chain (LCEL), with the real models."""
 
+import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnablePassthrough
@@ -8,10 +9,12 @@ from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from rag.keyword import KeywordIndex
 from rag.langchain import DocumentRetriever, OpenVINOLLM
-from rag.models.llm import GenerationParams
+from rag.models.ports import GenerationParams
 from rag.retrieval import RetrievalOptions, Retriever
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
+
+pytestmark = pytest.mark.integration
 
 DOC = (
     b"# Zephyr Kitchen\n\nThe secret ingredient in the Zephyr Kitchen tomato soup is smoked paprika.\n\n"

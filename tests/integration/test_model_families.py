@@ -27,7 +27,8 @@ from rag.models.export import (
     export_checkpoint,
     recorded_family,
 )
-from rag.models.llm import LLM, GenerationParams
+from rag.models.llm import LLM
+from rag.models.ports import GenerationParams
 from tests.integration.conftest import run_cli, service_env
 from tests.tiny_models import (
     DOLLY_SPECIAL_TOKENS,
@@ -38,6 +39,8 @@ from tests.tiny_models import (
     build_gpt_neox,
     build_llama,
 )
+
+pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,7 @@ def test_cli_export_with_a_forced_family_stops_at_a_special_end_token(tmp_path: 
 def test_cli_choices_match_the_library():
     from typing import get_args, get_type_hints
 
-    from api.cli import model_export
+    from api.cli.models import model_export
     from rag.models.export import FAMILY_CHOICES, WEIGHT_FORMATS
 
     hints = get_type_hints(model_export, include_extras=True)

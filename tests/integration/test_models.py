@@ -1,9 +1,12 @@
 """The bundled models, loaded and run for real."""
 
 import numpy as np
+import pytest
 
-from rag.models.embedder import Embedder
-from rag.models.llm import GenerationParams
+from rag.models.embedder import SentenceEmbedder
+from rag.models.ports import GenerationParams
+
+pytestmark = pytest.mark.integration
 
 CHATML_PROMPT = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
@@ -57,9 +60,9 @@ def test_token_count_matches_the_models_tokenizer(embedder):
 def test_openvino_export_is_cached_and_matches_torch(embedder, model_cache):
     exports = [p for p in model_cache.iterdir() if p.name.startswith("embedder-")]
     assert len(exports) == 1 and (exports[0] / "openvino" / "openvino_model.xml").exists()
-    reloaded = Embedder.load("default", "openvino", model_cache)  # from the cache, no second export
+    reloaded = SentenceEmbedder.load("default", "openvino", model_cache)  # from the cache, no second export
     assert [p.name for p in model_cache.iterdir() if p.name.startswith("embedder-")] == [exports[0].name]
-    torch_embedder = Embedder.load("default", "torch", model_cache)
+    torch_embedder = SentenceEmbedder.load("default", "torch", model_cache)
     texts = ["OpenVINO runs on CPUs.", "A lighthouse guides ships."]
     assert np.allclose(reloaded.embed(texts), torch_embedder.embed(texts), atol=1e-3)
 

@@ -13,8 +13,8 @@ import pytest
 from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
+from rag.models.families import get_family
 from rag.models.remote import RemoteLLM, RemoteLLMError, estimate_tokens, load_tokenizer
-from rag.prompts import get_family
 from tests.integration.conftest import LiveServer
 
 pytestmark = pytest.mark.integration

@@ -3,8 +3,11 @@
 import json
 
 import httpx
+import pytest
 
 from tests.integration.conftest import run_cli, service_env
+
+pytestmark = pytest.mark.integration
 
 UNIQUE = (
     "# Zephyr Kitchen Notes\n\n"

@@ -1,6 +1,8 @@
-from rag.citations import strip_invalid_markers, to_citation
-from rag.evidence import Evidence, split_sentences
+from rag.answer import to_citation
+from rag.evidence import Evidence
+from rag.text import split_sentences
 from rag.types import RetrievedChunk
+from rag.verification import strip_invalid_markers
 
 DOC = "Intro line here.\n\nThe vault code is 4417. It changes every May."
 

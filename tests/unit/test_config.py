@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,39 @@ def test_missing_config_file_is_reported(monkeypatch, tmp_path):
 def test_overlap_must_be_below_size():
     with pytest.raises(ValidationError, match="chunk_overlap"):
         Settings(chunk_size=50, chunk_overlap=50)
+
+
+def test_chroma_collection_and_its_deprecated_old_name(monkeypatch, tmp_path, caplog):
+    """RAG_CHROMA_COLLECTION names the Chroma collection; RAG_COLLECTION, its old name, still works (in the
+    environment, a .env file and a TOML file) with a warning; where both are given, the new name wins."""
+    caplog.set_level(logging.WARNING, logger="rag.config")
+    assert Settings().chroma_collection == "documents" and not caplog.records
+
+    monkeypatch.setenv("RAG_CHROMA_COLLECTION", "new-name")
+    assert Settings().chroma_collection == "new-name" and not caplog.records
+
+    monkeypatch.setenv("RAG_COLLECTION", "old-name")
+    assert Settings().chroma_collection == "new-name"  # the new name wins
+    monkeypatch.delenv("RAG_CHROMA_COLLECTION")
+    caplog.clear()
+    s = Settings()
+    assert s.chroma_collection == "old-name" and s.collection == "old-name"
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "RAG_COLLECTION" in record.getMessage() and "deprecated" in record.getMessage()
+    assert "use RAG_CHROMA_COLLECTION" in record.getMessage()
+    monkeypatch.delenv("RAG_COLLECTION")
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("RAG_COLLECTION=from-dotenv\nCOLLECTION=unprefixed-is-not-a-setting\n")
+    caplog.clear()
+    assert Settings(_env_file=env_file).chroma_collection == "from-dotenv"
+    assert "RAG_CHROMA_COLLECTION" in caplog.text
+
+    config = tmp_path / "rag.toml"
+    config.write_text('collection = "from-toml"\n')
+    monkeypatch.setenv("RAG_CONFIG_FILE", str(config))
+    caplog.clear()
+    assert Settings().chroma_collection == "from-toml" and "deprecated" in caplog.text
+    monkeypatch.setenv("RAG_CHROMA_COLLECTION", "env-beats-file")
+    assert Settings().chroma_collection == "env-beats-file"

@@ -3,7 +3,7 @@
 import numpy as np
 
 from rag.models import embedder as embedder_module
-from rag.models.embedder import Embedder
+from rag.models.embedder import SentenceEmbedder as Embedder
 
 
 class CountingModel:

@@ -1,7 +1,9 @@
 import numpy as np
 
-from rag.evidence import Evidence, check_support, embedding_texts, select_evidence, split_sentences
+from rag.evidence import Evidence, embedding_texts, select_evidence
+from rag.text import split_sentences
 from rag.types import RetrievedChunk
+from rag.verification import check_support
 
 DOC = (
     "# Bees\n\nPreamble.\n\n## Queens\n\nThe queen is the only bee that lays eggs. At the height of the\n"

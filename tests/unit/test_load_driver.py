@@ -5,7 +5,6 @@ real load test is tests/integration/test_load.py."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from bench.common import free_port
 from bench.load import Client, Doc, Ledger, LoadConfig, _verify, memory_figures, report, run_load
 from tests.fakes import fake_services
 
@@ -23,9 +23,7 @@ from tests.fakes import fake_services
 @contextmanager
 def serve(services) -> Iterator[str]:
     """The app on a real loopback port, as ``rag serve`` runs it, in a thread of this process."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(services.settings, services), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

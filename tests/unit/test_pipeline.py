@@ -61,7 +61,7 @@ def test_evidence_is_trimmed_lowest_first_to_fit_the_window(tmp_path):
 def test_request_that_cannot_fit_is_refused(tmp_path):
     import pytest
 
-    from rag.pipeline import ContextOverflow
+    from rag.prompt import ContextOverflow
 
     services = _services(tmp_path, "x")
     services.llm.context_window = 20
@@ -71,12 +71,12 @@ def test_request_that_cannot_fit_is_refused(tmp_path):
 
 def test_abstains_below_the_evidence_floor_without_calling_the_model(tmp_path):
     services = _services(tmp_path, "should not be generated")
-    services.pipeline.abstain_below = 0.99
-    services.pipeline.abstain_text = "Not in the documents."
+    services.pipeline.abstention.floor = 0.99
+    services.pipeline.abstention.text = "Not in the documents."
     answer = services.pipeline.answer("Which submarine did the navy commission?")
     assert (answer.answer_type, answer.answer, answer.citations) == ("abstained", "Not in the documents.", [])
     assert services.llm.prompts == []
-    services.pipeline.abstain_below = -1.0
+    services.pipeline.abstention.floor = -1.0
     assert services.pipeline.answer("How large is the home-office stipend?").answer_type != "abstained"
 
 
@@ -96,8 +96,8 @@ class ScriptedAnswerability:
 
 def test_abstains_when_the_answerability_model_doubts_the_evidence(tmp_path):
     services = _services(tmp_path, "The home-office stipend is 600 euros [1].")
-    services.pipeline.abstain_below = None
-    services.pipeline.answerability = checker = ScriptedAnswerability(0.2)  # below the model's own threshold
+    services.pipeline.abstention.floor = None
+    services.pipeline.abstention.model = checker = ScriptedAnswerability(0.2)  # below the model's own threshold
     answer = services.pipeline.answer("How large is the home-office stipend?")
     assert (answer.answer_type, answer.citations, answer.answerability) == ("abstained", [], 0.2)
     assert services.llm.prompts == [] and answer.timings.answerability_ms >= 0
@@ -112,7 +112,7 @@ def test_abstains_when_the_answerability_model_doubts_the_evidence(tmp_path):
     events = list(services.pipeline.answer_stream("How large is the home-office stipend?"))
     assert [e.data["answerability"] for e in events if e.event == "answer"] == [0.8]
 
-    services.pipeline.abstain_below_answerability = 0.9  # RAG_ABSTAIN_BELOW_ANSWERABILITY overrides the model's
+    services.pipeline.abstention.threshold = 0.9  # RAG_ABSTAIN_BELOW_ANSWERABILITY overrides the model's
     assert services.pipeline.answer("How large is the home-office stipend?").answer_type == "abstained"
 
 

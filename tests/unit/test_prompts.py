@@ -1,7 +1,9 @@
 import pytest
 
-from rag.evidence import Evidence, split_sentences
-from rag.prompts import FAMILIES, UnknownFamily, build_rag_prompt, detect_family, get_family
+from rag.evidence import Evidence
+from rag.models.families import FAMILIES, UnknownFamily, detect_family, get_family
+from rag.prompt import build_rag_prompt
+from rag.text import split_sentences
 from rag.types import RetrievedChunk
 
 
@@ -75,7 +77,7 @@ def test_rag_prompt_numbers_evidence_on_one_line_each():
 
 
 def _feed_all(stops, pieces):
-    from rag.models.llm import StopHoldback
+    from rag.models.stops import StopHoldback
 
     holdback, out = StopHoldback(stops), []
     for piece in pieces:

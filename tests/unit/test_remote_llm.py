@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.config import Settings
-from rag.models.llm import GenerationParams
+from rag.models.families import FAMILIES, get_family
+from rag.models.ports import GenerationParams
 from rag.models.remote import RemoteLLM, RemoteLLMError, estimate_tokens
 from rag.pipeline import RAGPipeline
-from rag.prompts import FAMILIES, get_family
 from tests.fakes import FakeLLM, fake_services
 
 URL = "http://llm.test/v1"
@@ -244,7 +244,8 @@ def open_api(services):
 def _client_with(services, llm) -> TestClient:
     open_api(services)
     services.llm = llm
-    services.pipeline = RAGPipeline(services.retriever, llm, services.settings.top_k, services.settings.max_new_tokens)
+    pipeline = services.pipeline
+    services.pipeline = RAGPipeline(services.retriever, pipeline.evidence, llm, pipeline.defaults, pipeline.abstention)
     return TestClient(create_app(services.settings, services))
 
 

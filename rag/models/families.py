@@ -1,18 +1,18 @@
-"""Prompt templates of the supported model families, and the RAG prompt built on them.
+"""Prompt templates of the supported model families: knowledge about models, not about answers.
 
 Each family is data: how a system text and a user turn are laid out, what the model writes when it has
 finished, and which names identify it. We format prompts ourselves (the runtime's own chat template is turned
-off) so that every family, including those whose checkpoints ship no chat template, behaves the same way.
+off) so that every family, including those whose checkpoints ship no chat template, behaves the same way. The
+RAG prompt built on a family is rag/prompt.py.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.evidence import Evidence
+from rag.errors import InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ FAMILIES: dict[str, PromptFamily] = {
 }
 
 
-class UnknownFamily(ValueError):
-    pass
+class UnknownFamily(InvalidRequest, ValueError):
+    """A family name that is not one of ``FAMILIES`` (a ValueError too, as before the error kinds)."""
 
 
 def get_family(name: str) -> PromptFamily:
@@ -119,18 +119,3 @@ def detect_family(model_name: str, chat_template: str | None = None) -> PromptFa
         if any(re.search(pattern, lowered) for pattern in family.name_patterns):
             return family
     return FAMILIES["chatml"]
-
-
-SYSTEM_PROMPT = (
-    "Answer the question in one short sentence, using only the numbered facts. "
-    "Copy names, numbers and dates exactly as the facts give them, and cite the fact you used like [1]."
-)
-
-
-def render_evidence(evidence: Sequence[Evidence]) -> str:
-    return "\n".join(f"[{e.number}] {e.sentence.flat}" for e in evidence)
-
-
-def build_rag_prompt(family: PromptFamily, question: str, evidence: Sequence[Evidence]) -> str:
-    user = f"Facts:\n{render_evidence(evidence)}\n\nQuestion: {question.strip()}"
-    return family.format(user=user, system=SYSTEM_PROMPT)

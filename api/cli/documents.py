@@ -1,0 +1,64 @@
+"""Working with the index from the command line: ``rag ingest``, ``rag check``, ``rag ask``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import CollectionOption, console, ingest_with_progress, load_settings
+from rag.store.registry import DEFAULT_COLLECTION
+from service import build
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to index", exists=True)],
+    collection: CollectionOption = DEFAULT_COLLECTION,
+) -> None:
+    """Index files and folders (new files are added, changed ones get a new version)."""
+    services = build(load_settings(), load_llm=False)
+    counts = ingest_with_progress(services, paths, collection)
+    console.print(
+        f"{counts.created} added, {counts.updated} updated, {counts.unchanged} unchanged, "
+        f"{counts.failed} failed; {counts.chunks} chunks written"
+    )
+    if counts.failed:
+        raise typer.Exit(code=1)
+
+
+def check() -> None:
+    """Repair what an interrupted ingest left behind, then verify that registry and index agree."""
+    services = build(load_settings(), load_llm=False)  # building reconciles
+    problems = services.indexer.verify()
+    report = {
+        "documents": services.registry.count(),
+        "chunks": services.store.count(),
+        "problems": problems,
+    }
+    typer.echo(json.dumps(report, indent=2))
+    if problems:
+        raise typer.Exit(code=1)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="chunks to retrieve")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON object")] = False,
+    collection: CollectionOption = DEFAULT_COLLECTION,
+) -> None:
+    """Answer a question from the indexed documents."""
+    services = build(load_settings())
+    assert services.pipeline is not None
+    answer = services.pipeline.answer(question, top_k=top_k, collection=collection)
+    if as_json:
+        typer.echo(json.dumps(answer.model_dump(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(answer.answer)
+    if answer.citations:
+        typer.echo("\nSources:")
+    for i, c in enumerate(answer.citations, start=1):
+        where = f"{c.source}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+        snippet = " ".join(c.text.split())[:160]
+        typer.echo(f"  [{c.marker or i}] {where} (score {c.score:.2f})\n      {snippet}")

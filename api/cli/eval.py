@@ -1,0 +1,179 @@
+"""``rag eval``: options in, progress bars and a summary out; the runs themselves are in evaluation/runs.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.cli.common import command_line, console, load_settings
+from evaluation import runs
+from evaluation.runs import Half, Tick
+
+app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD).")
+
+
+class ProgressBars:
+    """An evaluation's ``Reporter`` on the console: a group of bars per stage, a bar per task."""
+
+    def __init__(self) -> None:
+        self._stage: str | None = None
+        self._progress: Progress | None = None
+
+    def say(self, message: str) -> None:
+        console.print(message)
+
+    def track(self, stage: str, task: str, total: int | None) -> Tick:
+        if stage != self._stage or self._progress is None:
+            self.close()
+            self._progress = Progress(
+                TextColumn(f"[bold]{stage}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            )
+            self._progress.start()
+            self._stage = stage
+        progress = self._progress
+        task_id = progress.add_task(task, total=total)
+
+        def tick(done: int, total: int | None, note: str | None = None) -> None:
+            progress.update(task_id, completed=done, total=total, description=note)
+
+        return tick
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self._progress = self._stage = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _half(articles: str) -> Half:
+    if articles == "even":
+        return "even"
+    if articles == "odd":
+        return "odd"
+    raise typer.BadParameter("use even or odd", param_hint="--articles")
+
+
+def _written(paths: tuple[Path, ...]) -> None:
+    console.print(f"written: {', '.join(str(p) for p in paths)}")
+
+
+@app.command("beir")
+def eval_beir(
+    corpus_dir: Annotated[Path, typer.Argument(help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/", exists=True)],
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    modes: Annotated[str, typer.Option(help="comma-separated: hybrid, dense, keyword")] = "hybrid,dense,keyword",
+    limit: Annotated[int | None, typer.Option(help="a random sample of N queries")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    answers: Annotated[
+        int, typer.Option(help="also answer N of the queries: citation relevance, latency per stage, TTFT")
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON result (default DATA_DIR/eval/beir-NAME.json); .md and .png next to it")
+    ] = None,
+) -> None:
+    """Retrieval quality: recall@5/10/100, MRR@10, nDCG@10 per retrieval mode, on an isolated index."""
+    with ProgressBars() as bars:
+        run = runs.run_beir(
+            load_settings(),
+            corpus_dir,
+            split=split,
+            modes=modes.split(","),
+            limit=limit,
+            seed=seed,
+            answers=answers,
+            out=out,
+            command=command_line(),
+            reporter=bars,
+        )
+    results, answered = run.retrieval, run.answers
+    keys = ["recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95"]
+    typer.echo(f"{corpus_dir.name} {split}, {results[0]['queries']} queries")
+    typer.echo(f"{'mode':<10}" + "".join(f"{k:>16}" for k in keys))
+    for r in results:
+        typer.echo(f"{r['mode']:<10}" + "".join(f"{r[k]:>16}" for k in keys))
+    if answered:
+        typer.echo(
+            f"answers: {answered['queries']}, citations in a relevant document {answered['citations_relevant_share']}"
+        )
+    _written(run.written)
+
+
+@app.command("squad")
+def eval_squad(
+    path: Annotated[Path, typer.Argument(help="a SQuAD v1.1 or v2.0 json file", exists=True)],
+    limit: Annotated[int | None, typer.Option(help="a random sample of N questions")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    top_k: Annotated[str, typer.Option(help="chunks retrieved per question; a list (2,4,8) runs each")] = "",
+    out: Annotated[
+        Path | None, typer.Option(help="JSON result (default DATA_DIR/eval/squad-NAME.json); .md and .png next to it")
+    ] = None,
+    held_out: Annotated[
+        bool, typer.Option(help="leave out the questions of articles the answerability model was trained on")
+    ] = True,
+    articles: Annotated[
+        str, typer.Option(help="only this half of the articles (sorted by title): even or odd; default all")
+    ] = "",
+) -> None:
+    """Answer quality, open-book: all paragraphs indexed, questions asked through the same pipeline as the API."""
+    half = _half(articles) if articles else None
+    with ProgressBars() as bars:
+        run = runs.run_squad(
+            load_settings(),
+            path,
+            limit=limit,
+            seed=seed,
+            top_ks=[int(v) for v in top_k.split(",") if v.strip()] or None,
+            held_out=held_out,
+            articles=half,
+            out=out,
+            command=command_line(),
+            reporter=bars,
+        )
+    for result in run.results:
+        summary = {k: v for k, v in result.items() if k != "rows"}
+        width = max(len(k) for k in summary)
+        for key, value in summary.items():
+            typer.echo(f"{key:<{width}}  {value}")
+    _written(run.written)
+
+
+@app.command("train-answerability")
+def train_answerability(
+    path: Annotated[Path, typer.Argument(help="a SQuAD 2.0 json file (it marks unanswerable questions)", exists=True)],
+    out: Annotated[Path, typer.Option(help="folder for the adapter and training.json")],
+    articles: Annotated[
+        str, typer.Option(help="which half of the articles (sorted by title) to train on: even or odd")
+    ] = "even",
+    epochs: Annotated[float, typer.Option(help="passes over the examples")] = 3.0,
+    learning_rate: Annotated[float, typer.Option(help="peak learning rate (one-cycle schedule)")] = 5e-4,
+    seed: Annotated[int, typer.Option(help="shuffling and initialisation seed")] = 0,
+    target_false_abstentions: Annotated[
+        float, typer.Option(help="share of answerable validation questions the chosen threshold may refuse")
+    ] = 0.01,
+) -> None:
+    """Train the answerability cross-encoder on half of a SQuAD 2.0 file's articles; the other half stays a fair
+    test for `rag eval squad` (which leaves the training articles out). Use it with RAG_ANSWERABILITY_MODEL=OUT."""
+    half = _half(articles)
+    with ProgressBars() as bars:
+        info = runs.train_answerability(
+            load_settings(),
+            path,
+            out,
+            articles=half,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            seed=seed,
+            target_false_abstentions=target_false_abstentions,
+            command=command_line(),
+            reporter=bars,
+        )
+    typer.echo(json.dumps(info, indent=2))

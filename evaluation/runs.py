@@ -1,0 +1,225 @@
+"""Whole evaluation runs, as ``rag eval`` starts them: an isolated index, the questions, the result files.
+
+Each run builds the service (service.build) on settings isolated in a folder of its own under
+``DATA_DIR/eval/`` (``eval_folder``), indexes the set there, runs it and writes the JSON result with its
+Markdown summary and PNG chart. What a person watching should see goes through a ``Reporter``: a message now
+and then, and a progress count per task; ``Quiet`` shows nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from evaluation.answerability import make_examples, split_articles, train
+from evaluation.answers import evaluate_answers, index_squad
+from evaluation.datasets import squad
+from evaluation.report import beir_chart, beir_markdown, squad_chart, squad_markdown, write_reports
+from evaluation.retrieval import evaluate_beir_answers, evaluate_retrieval, index_beir
+from rag.config import Settings
+from rag.evidence import EvidenceSelector
+from service import build
+
+Half = Literal["even", "odd"]
+
+
+class Tick(Protocol):
+    """Progress of one task: ``done`` of ``total`` (None: not known, or as before), optionally what it is doing."""
+
+    def __call__(self, done: int, total: int | None, note: str | None = None) -> None: ...
+
+
+class Reporter(Protocol):
+    def say(self, message: str) -> None:
+        """A line for the person running the evaluation."""
+
+    def track(self, stage: str, task: str, total: int | None) -> Tick:
+        """Start counting ``task`` of ``stage`` (tasks of one stage run one after another, then the next stage)."""
+
+
+class Quiet:
+    """Reports nothing."""
+
+    def say(self, message: str) -> None:
+        pass
+
+    def track(self, stage: str, task: str, total: int | None) -> Tick:
+        return lambda done, total, note=None: None
+
+
+def eval_folder(settings: Settings, name: str) -> Path:
+    """Where the evaluation of the set ``name`` keeps its index: one per set, embedding backend and chunk size,
+    so a rerun with the same settings finds its documents already indexed."""
+    return settings.data_dir / "eval" / f"{name}-{settings.embedding_backend}-{settings.chunk_size}"
+
+
+def trained_articles(training: dict, path: Path) -> list[str]:
+    """The articles of this SQuAD file that a model's training.json lists."""
+    _, questions = squad(path)
+    return sorted({q.article for q in questions} & set(training.get("articles", [])))
+
+
+def write_outputs(out: Path, result: object, markdown: str, chart: Callable[[Path], Path]) -> tuple[Path, Path, Path]:
+    """The JSON result, and next to it the Markdown summary and the PNG chart."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    md, png = write_reports(out, markdown, chart)
+    return out, md, png
+
+
+@dataclass
+class BeirRun:
+    retrieval: list[dict[str, Any]]  # one result per retrieval mode
+    answers: dict[str, Any] | None  # the answered sample, when asked for
+    written: tuple[Path, Path, Path]  # JSON, Markdown, PNG
+
+
+def run_beir(
+    settings: Settings,
+    corpus_dir: Path,
+    *,
+    split: str = "test",
+    modes: list[str] | tuple[str, ...] = ("hybrid", "dense", "keyword"),
+    limit: int | None = None,
+    seed: int = 0,
+    answers: int = 0,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+) -> BeirRun:
+    """Retrieval quality per mode on an isolated index of the BEIR folder; with ``answers``, also that many
+    queries answered through the pipeline (citation relevance, latency per stage)."""
+    reporter = reporter or Quiet()
+    folder = eval_folder(settings, corpus_dir.name)
+    services = build(settings.isolated(folder), load_llm=answers > 0)
+    started = time.perf_counter()
+    counts = index_beir(services.indexer, corpus_dir)
+    reporter.say(f"index {folder}: {counts} in {time.perf_counter() - started:.0f}s")
+    results = []
+    for mode in modes:
+        tick = reporter.track("retrieving", mode, limit)
+        results.append(
+            evaluate_retrieval(
+                services.retriever,
+                corpus_dir,
+                split,
+                mode,
+                limit,
+                seed=seed,
+                on_query=tick,
+            )
+        )
+    answered = None
+    if answers:
+        assert services.pipeline is not None
+        tick = reporter.track("answering", "answers", answers)
+        answered = evaluate_beir_answers(
+            services.pipeline, corpus_dir, split, answers, seed, lambda n, total: tick(n, total)
+        )
+    out = out or settings.data_dir / "eval" / f"beir-{corpus_dir.name}.json"
+    payload = {"retrieval": results, "answers": answered}
+    written = write_outputs(out, payload, beir_markdown(results, answered, command), partial(beir_chart, results))
+    return BeirRun(results, answered, written)
+
+
+@dataclass
+class SquadRun:
+    results: list[dict[str, Any]]  # one result per top_k
+    written: tuple[Path, Path, Path]  # JSON, Markdown, PNG
+
+
+def run_squad(
+    settings: Settings,
+    path: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    top_ks: list[int] | None = None,
+    held_out: bool = True,
+    articles: Half | None = None,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+) -> SquadRun:
+    """Answer quality, open-book, on an isolated index of every paragraph of the SQuAD file: a sample of its
+    questions asked through the same pipeline as the API, once per ``top_k`` (default: the settings').
+
+    ``held_out`` leaves out the questions of articles the answerability model was trained on; ``articles``
+    keeps only one half of the articles (sorted by title), the other half of ``rag eval train-answerability``."""
+    reporter = reporter or Quiet()
+    folder = eval_folder(settings, path.stem)
+    services = build(settings.isolated(folder))
+    assert services.pipeline is not None
+    counts = index_squad(services.indexer, path)
+    reporter.say(f"index {folder}: {counts}")
+    checker = services.pipeline.abstention.model
+    excluded = trained_articles(checker.training if checker else {}, path) if held_out else []
+    if articles:
+        even, odd = split_articles(path)
+        excluded = sorted(set(excluded) | set(odd if articles == "even" else even))
+    if excluded:
+        reporter.say(f"left out: questions of {len(excluded)} articles (answerability training, --articles)")
+    results = []
+    for k in top_ks or [settings.top_k]:
+        tick = reporter.track("asking", f"top_k {k}", limit)
+        results.append(
+            evaluate_answers(
+                services.pipeline,
+                path,
+                limit,
+                seed,
+                tick,
+                top_k=k,
+                exclude_articles=excluded,
+            )
+        )
+    out = out or settings.data_dir / "eval" / f"squad-{path.stem}.json"
+    payload = results[0] if len(results) == 1 else results
+    written = write_outputs(out, payload, squad_markdown(results, command), partial(squad_chart, results))
+    return SquadRun(results, written)
+
+
+def train_answerability(
+    settings: Settings,
+    path: Path,
+    out: Path,
+    *,
+    articles: Half = "even",
+    epochs: float = 3.0,
+    learning_rate: float = 5e-4,
+    seed: int = 0,
+    target_false_abstentions: float = 0.01,
+    command: str = "",
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Train the answerability cross-encoder on one half of a SQuAD 2.0 file's articles, with examples made
+    on the same isolated index ``run_squad`` uses; writes the adapter and training.json to ``out`` and returns
+    what training.json holds."""
+    reporter = reporter or Quiet()
+    isolated = settings.isolated(eval_folder(settings, path.stem))
+    services = build(isolated, load_llm=False)  # examples need retrieval and evidence, not the LLM
+    # The evidence as the pipeline selects it, with the selector's default number of sentences.
+    evidence = EvidenceSelector(services.embedder, services.retriever.keyword)
+    index_squad(services.indexer, path)
+    chosen = set(split_articles(path)[0 if articles == "even" else 1])
+    questions = [q for q in squad(path)[1] if q.article in chosen]
+    tick = reporter.track("examples", "retrieval + evidence", len(questions))
+    examples = make_examples(services.retriever, evidence, isolated.top_k, questions, lambda n, total: tick(n, None))
+    tick = reporter.track("training", "steps", None)
+    info = train(
+        examples,
+        out,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        target_false_abstentions=target_false_abstentions,
+        on_step=lambda n, total, loss: tick(n, total, f"loss {loss:.3f}"),
+    )
+    info["command"] = command
+    (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info

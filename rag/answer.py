@@ -1,0 +1,63 @@
+"""The assembly stage: the ``Answer`` a caller gets, from a verified draft or from a decision not to ask the model
+(nothing retrieved, or abstention), with structured citations of the evidence.
+"""
+
+from __future__ import annotations
+
+from rag.evidence import Evidence
+from rag.types import Answer, Citation, Timings
+from rag.verification import Verified
+
+NO_DOCUMENTS_ANSWER = "No indexed document matches the question, so there is nothing to answer from."
+
+
+def to_citation(evidence: Evidence, marker: int) -> Citation:
+    chunk = evidence.sentence.chunk
+    return Citation(
+        marker=marker,
+        document_id=chunk.document_id,
+        chunk_id=chunk.chunk_id,
+        source=chunk.source,
+        page=chunk.page,
+        start=chunk.start,
+        end=chunk.end,
+        score=round(evidence.score, 4),
+        text=chunk.text,
+        quote=evidence.sentence.text,
+        quote_start=evidence.sentence.start,
+        quote_end=evidence.sentence.end,
+    )
+
+
+def no_documents(timings: Timings) -> Answer:
+    """Retrieval found nothing: there is no evidence to answer from."""
+    return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
+
+
+def abstained(text: str, timings: Timings, evidence_score: float, answerability: float | None = None) -> Answer:
+    """The evidence is not good enough to answer from (rag/abstention.py): ``text`` instead of an answer."""
+    return Answer(
+        answer=text,
+        answer_type="abstained",
+        citations=[],
+        timings=timings,
+        evidence_score=evidence_score,
+        answerability=answerability,
+    )
+
+
+def verified_answer(
+    verified: Verified, timings: Timings, trimmed: list[str], evidence_score: float, answerability: float | None
+) -> Answer:
+    """The verified draft, each cited evidence sentence a citation under the number the answer shows."""
+    return Answer(
+        answer=verified.answer,
+        answer_type=verified.answer_type,
+        citations=[to_citation(e, e.number) for e in verified.cited],
+        sentences=verified.sentences,
+        removed=verified.removed,
+        timings=timings,
+        trimmed=trimmed,
+        evidence_score=evidence_score,
+        answerability=answerability,
+    )

@@ -1,0 +1,120 @@
+"""``build``: every component made once from the settings and wired; any of the heavy ones can be handed in.
+
+The API, the CLI, the evaluations, the benchmarks and the tests all build through here, so the wiring exists
+once. Overrides replace a component without changing anything else: a stand-in embedder or LLM (tests,
+benchmarks), no answerability model, a store or registry made elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from ingest.chunking import Chunker
+from ingest.indexer import Indexer
+from ingest.jobs import JobRunner
+from ingest.source_service import SourceService
+from rag.abstention import Abstention
+from rag.config import Settings
+from rag.evidence import EvidenceSelector
+from rag.keyword import KeywordIndex
+from rag.models.answerability import AnswerabilityModel
+from rag.models.embedder import SentenceEmbedder
+from rag.models.llm import LLM
+from rag.models.ports import Embedder, LanguageModel
+from rag.models.remote import RemoteLLM
+from rag.options import RequestDefaults
+from rag.pipeline import RAGPipeline
+from rag.retrieval import Retriever
+from rag.store.chunks import ChunkStore
+from rag.store.registry import Registry
+from service.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class _FromSettings(enum.Enum):
+    token = "from settings"
+
+
+FROM_SETTINGS = _FromSettings.token
+"""``build``'s default for the answerability model: the one the settings name (RAG_ANSWERABILITY_MODEL)."""
+
+
+def build(
+    settings: Settings,
+    *,
+    load_llm: bool = True,
+    embedder: Embedder | None = None,
+    llm: LanguageModel | None = None,
+    answerability: AnswerabilityModel | _FromSettings | None = FROM_SETTINGS,
+    store: ChunkStore | None = None,
+    registry: Registry | None = None,
+) -> Services:
+    """The service's components for ``settings``. Building also repairs what a crash left behind: chunk
+    versions an interrupted ingest never published, and jobs of a process that is gone.
+
+    ``load_llm=False`` builds no LLM and no answer pipeline (ingestion, retrieval and key management need
+    neither). A given ``llm`` is used instead of loading one, and implies the pipeline; ``answerability=None``
+    answers without the answerability model. Components built here are warmed up; given ones are the
+    caller's to warm."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = registry or Registry.from_url(settings.registry_url)
+    store = store or (
+        ChunkStore.remote(settings.chroma_url, settings.chroma_collection)
+        if settings.chroma_url
+        else ChunkStore.persistent(settings.chroma_path, settings.chroma_collection)
+    )
+    loaded_embedder = embedder is None
+    if embedder is None:
+        embedder = SentenceEmbedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
+    chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
+    indexer = Indexer(
+        registry,
+        store,
+        embedder,
+        chunker,
+        max_bytes=settings.max_upload_bytes,
+        batch_size=settings.embedding_batch_size,
+    )
+    removed = indexer.reconcile()
+    if removed:
+        log.warning("removed %d unpublished chunk versions left by an interrupted ingest", removed)
+    interrupted = registry.fail_unfinished_jobs("interrupted: the service stopped before the job finished")
+    if interrupted:
+        log.warning("marked %d unfinished jobs of a previous run as failed", interrupted)
+    keyword = KeywordIndex(store, registry)
+    retriever = Retriever(embedder, store, registry, keyword)
+    jobs = JobRunner(indexer, registry, lock_ttl_s=settings.refresh_lock_ttl_s)
+    sources = SourceService(registry, jobs, settings.source_roots)
+    services = Services(settings, registry, store, embedder, indexer, retriever, jobs, sources)
+    if not load_llm and llm is None:
+        return services
+    if llm is None:
+        llm = _load_llm(settings)
+        llm.warm_up()
+    if loaded_embedder:
+        embedder.embed(["warm up"])
+    if answerability is FROM_SETTINGS:
+        answerability = AnswerabilityModel.load(settings.answerability_model, settings.model_cache_dir)
+    services.llm = llm
+    services.pipeline = RAGPipeline(
+        retriever,
+        EvidenceSelector(embedder, keyword, settings.evidence_sentences),
+        llm,
+        RequestDefaults(top_k=settings.top_k, max_new_tokens=settings.max_new_tokens),
+        Abstention(
+            floor=settings.abstain_below,
+            model=answerability,
+            threshold=settings.abstain_below_answerability,
+            text=settings.abstain_text,
+        ),
+    )
+    return services
+
+
+def _load_llm(settings: Settings) -> LanguageModel:
+    """The LLM the settings name: a remote OpenAI-compatible server (RAG_LLM_URL) or a model in process."""
+    if settings.llm_url:
+        return RemoteLLM.from_settings(settings)
+    return LLM.load(settings.llm_model, settings.llm_family, settings.llm_device, settings.llm_max_batch)
