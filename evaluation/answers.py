@@ -24,6 +24,11 @@ from rag.types import Answer
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
+def plain_answer(answer: str) -> str:
+    """The answer without its ``[n]`` citation markers: what is scored against the gold text."""
+    return _MARKERS.sub("", answer).strip()
+
+
 def index_squad(indexer: Indexer, path: Path, on_result: Callable | None = None) -> dict[str, int]:
     paragraphs, _ = squad(path)
     items = ((f"{path.stem}/{cid}.txt", (lambda text=text: text.encode())) for cid, text in paragraphs.items())
@@ -78,7 +83,7 @@ def evaluate_answers(
     rows = []
     for n, q in enumerate(questions, start=1):
         answer = pipeline.answer(q.question, top_k=top_k)
-        text = _MARKERS.sub("", answer.answer).strip()
+        text = plain_answer(answer.answer)
         abstained = answer.answer_type in ("abstained", "no_documents")
         row: dict[str, Any] = {
             "answerable": bool(q.answers),

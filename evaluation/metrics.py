@@ -1,7 +1,8 @@
 """Retrieval and answer metrics, written out so they can be checked against hand-computed examples.
 
 Retrieval: recall@k, MRR@k and nDCG@k with graded relevance (the BEIR definitions, as in pytrec_eval).
-Answers: exact match and token F1 with the official SQuAD normalisation.
+Answers: exact match and token F1 with the official SQuAD normalisation; key facts (realq-dev) and content-word
+recall (CLAPNQ, Dolly) as ../shared/evaldata/README.md scores them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
@@ -86,77 +88,46 @@ def cites_relevant(cited_document_ids: Sequence[str], relevant: dict[str, int]) 
     return sum(relevant.get(doc, 0) > 0 for doc in cited_document_ids) / len(cited_document_ids)
 
 
-def _fold(text: str) -> str:
-    """Unicode NFKC, lower case, white space collapsed: how realq-dev compares key facts with an answer."""
-    import unicodedata
+def mean_or_none(values: Sequence[float]) -> float | None:
+    """The mean rounded to 4 places; None for no values (a group without such questions, not a score of 0)."""
+    return round(sum(values) / len(values), 4) if values else None
 
+
+def shares(values: Sequence[str]) -> dict[str, float]:
+    """Each value's share of the list, most common first (e.g. answers by ``answer_type``)."""
+    return {value: round(n / len(values), 4) for value, n in Counter(values).most_common()}
+
+
+def fold(text: str) -> str:
+    """Unicode NFKC, lower case, white space collapsed: how realq-dev compares key facts with an answer."""
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 def key_facts_found(answer: str, key_facts: Sequence[Sequence[str]]) -> list[bool]:
-    """For each key fact (a list of literal variants), whether any variant is a substring of the answer."""
-    folded = _fold(answer)
-    return [any(_fold(variant) in folded for variant in fact) for fact in key_facts]
+    """For each key fact (a list of literal variants), whether any variant is a substring of the folded answer."""
+    folded = fold(answer)
+    return [any(fold(variant) and fold(variant) in folded for variant in fact) for fact in key_facts]
 
 
-CONTENT_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "and",
-        "or",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "by",
-        "with",
-        "as",
-        "at",
-        "from",
-        "that",
-        "this",
-        "it",
-        "its",
-        "which",
-        "what",
-        "who",
-        "whom",
-        "how",
-        "why",
-        "when",
-        "where",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "not",
-        "no",
-    ]
+# The stop words of the shared scoring rules (../shared/evaldata/README.md, "Content-word recall"), no more.
+_STOPWORDS = (
+    "a an the of to in on for and or is are was were be by with as at from that this it its which what who whom "
+    "how why when where do does did can could should would will not no"
 )
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CONTENT_STOPWORDS = frozenset(_STOPWORDS.split())
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# One token per Chinese (or Japanese kana) character; any other run of letters and digits is one word, so
+# "chatglm6b是" gives "chatglm6b" and "是", and Chinese punctuation (not in string.punctuation) is dropped.
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+_CONTENT_TOKEN = re.compile(f"[{_CJK_RANGES}]|[^\\W_{_CJK_RANGES}]+")
 
 
 def content_tokens(text: str) -> list[str]:
-    """SQuAD normalisation, split on white space, Chinese and Japanese one token per character (punctuation
-    dropped), then the stop words of the shared scoring rules left out."""
+    """SQuAD normalisation, split on white space, Chinese one token per character (punctuation dropped), then
+    the stop words of the shared scoring rules left out."""
     tokens: list[str] = []
     for word in normalize_answer(text).split():
-        if _CJK.search(word):
-            tokens.extend(ch for ch in word if ch.isalnum())
-        else:
-            tokens.append(word)
+        tokens.extend(_CONTENT_TOKEN.findall(word) if _CJK.search(word) else [word])
     return [t for t in tokens if t not in CONTENT_STOPWORDS]
 
 

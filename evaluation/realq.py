@@ -4,8 +4,9 @@ The set (``../shared/evaldata/realq-dev``): ``questions.json`` lists questions o
 list, procedure, summary, comparison, yes/no, unanswerable, follow-up) in English and Chinese, each with the key
 facts a right answer contains (each fact a list of literal variants) and the documents that hold them; the
 documents are under ``docs/``. Scoring follows the set's README: a fact is found when a variant is a substring of
-the answer (NFKC, lower case, white space collapsed); an abstention gets no credit; unanswerable questions score
-whether the service abstained; a citation hits when a cited source is an expected document.
+the answer (NFKC, lower case, white space collapsed; the answer's ``[n]`` markers left out); an abstention gets no
+credit; unanswerable questions score whether the service abstained; a citation hits when a cited source is an
+expected document.
 
 Follow-up questions need the conversation; until the service keeps one they are left out unless asked to be
 asked alone (``followups="alone"``: the last turn without the earlier ones), which shows what is lost.
@@ -14,17 +15,18 @@ asked alone (``followups="alone"``: the last turn without the earlier ones), whi
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from evaluation.metrics import key_facts_found
+from evaluation.answers import plain_answer, stage_latency, timing_row
+from evaluation.metrics import key_facts_found, mean_or_none, shares
 from ingest.indexer import Indexer
 from rag.pipeline import RAGPipeline
 
 ABSTAINED = ("abstained", "no_documents")
+Followups = Literal["skip", "alone"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class RealQuestion:
     @property
     def answerable(self) -> bool:
         return self.type != "unanswerable"
+
+    @property
+    def followup(self) -> bool:
+        """Needs the earlier turns of its conversation."""
+        return len(self.turns) > 1
 
 
 def source_name(relative: str) -> str:
@@ -72,70 +79,83 @@ def index_realq(indexer: Indexer, folder: Path, on_result: Callable | None = Non
     return vars(indexer.ingest_many(documents(folder), on_result))
 
 
-def _mean(values: list[float]) -> float:
-    return round(statistics.fmean(values), 4) if values else 0.0
-
-
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Key-fact recall, all facts present, citation hit and false abstention over answerable rows; abstention
-    over unanswerable ones."""
+    over unanswerable ones (None where a group has no such rows); answers by type and total latency over all."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     return {
         "questions": len(rows),
-        "key_fact_recall": _mean([r["recall"] for r in answerable]),
-        "all_facts_present": _mean([float(r["all_facts"]) for r in answerable]),
-        "citation_hit": _mean([float(r["citation_hit"]) for r in answerable]),
-        "false_abstain": _mean([float(r["abstained"]) for r in answerable]),
-        "abstain_on_unanswerable": _mean([float(r["abstained"]) for r in unanswerable]),
-        "answer_words_avg": _mean([float(r["words"]) for r in answerable if not r["abstained"]]),
-        "total_ms_p50": round(statistics.median([r["total_ms"] for r in rows]), 1) if rows else 0.0,
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "key_fact_recall": mean_or_none([r["recall"] for r in answerable]),
+        # the same with unanswerable questions counted as 0, as the figures quoted in issue 14 were computed
+        "key_fact_recall_all_questions": mean_or_none([r["recall"] if r["answerable"] else 0.0 for r in rows]),
+        "all_facts_present": mean_or_none([float(r["all_facts"]) for r in answerable]),
+        "citation_hit": mean_or_none([float(r["citation_hit"]) for r in answerable]),
+        "false_abstain": mean_or_none([float(r["abstained"]) for r in answerable]),
+        "abstain_on_unanswerable": mean_or_none([float(r["abstained"]) for r in unanswerable]),
+        "answer_words_avg": mean_or_none([float(r["words"]) for r in answerable if not r["abstained"]]),
+        "answer_types": shares([r["answer_type"] for r in rows]),
+        "total_ms_p50": stage_latency(rows)["total_ms_p50"] if rows else None,
+    }
+
+
+def ask(pipeline: RAGPipeline, q: RealQuestion) -> dict[str, Any]:
+    """One question asked (its last turn) and scored: a row of the result."""
+    answer = pipeline.answer(q.turns[-1])
+    abstained = answer.answer_type in ABSTAINED
+    text = plain_answer(answer.answer)
+    found = key_facts_found(text, q.key_facts) if not abstained else [False] * len(q.key_facts)
+    cited = list(dict.fromkeys(c.source for c in answer.citations))
+    return {
+        "id": q.id,
+        "type": q.type,
+        "lang": q.lang,
+        "answerable": q.answerable,
+        "question": q.turns[-1],
+        "answer": answer.answer,
+        "answer_type": answer.answer_type,
+        "abstained": abstained,
+        "facts_found": found,
+        "recall": sum(found) / len(found) if found else 0.0,
+        "all_facts": bool(found) and all(found),
+        "citation_hit": any(s in q.expected_docs for s in cited),
+        "cited": cited,
+        "words": len(text.split()),
+        **timing_row(answer),
     }
 
 
 def evaluate_realq(
     pipeline: RAGPipeline,
     folder: Path,
-    followups: Literal["skip", "alone"] = "skip",
+    followups: Followups = "skip",
     on_question: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Ask every question (follow-ups as ``followups`` says); the summary overall, by type and by language."""
-    questions = [q for q in load_questions(folder) if followups == "alone" or len(q.turns) == 1]
+    """Ask every question (follow-ups as ``followups`` says); the summary overall, by language, by type (all
+    languages and English only), latency per stage."""
+    questions = [q for q in load_questions(folder) if followups == "alone" or not q.followup]
     rows: list[dict[str, Any]] = []
     for n, q in enumerate(questions, start=1):
-        answer = pipeline.answer(q.turns[-1])
-        abstained = answer.answer_type in ABSTAINED
-        found = key_facts_found(answer.answer, q.key_facts) if not abstained else [False] * len(q.key_facts)
-        cited = [c.source for c in answer.citations]
-        rows.append(
-            {
-                "id": q.id,
-                "type": q.type,
-                "lang": q.lang,
-                "answerable": q.answerable,
-                "question": q.turns[-1],
-                "answer": answer.answer,
-                "answer_type": answer.answer_type,
-                "abstained": abstained,
-                "facts_found": found,
-                "recall": sum(found) / len(found) if found else 0.0,
-                "all_facts": bool(found) and all(found),
-                "citation_hit": any(s in q.expected_docs for s in cited),
-                "cited": cited,
-                "words": len(answer.answer.split()),
-                "total_ms": answer.timings.total_ms,
-            }
-        )
+        rows.append(ask(pipeline, q))
         if on_question:
             on_question(n, len(questions))
+    return {"dataset": folder.name, "followups": followups, **realq_summary(rows), "rows": rows}
+
+
+def realq_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures over realq rows: overall, by language, by type (all languages and English only), latency."""
     types = sorted({r["type"] for r in rows})
-    langs = sorted({r["lang"] for r in rows})
+    english = [r for r in rows if r["lang"] == "en"]
     return {
-        "dataset": folder.name,
-        "followups": followups,
         "overall": summarize(rows),
-        "by_language": {lang: summarize([r for r in rows if r["lang"] == lang]) for lang in langs},
+        "by_language": {
+            lang: summarize([r for r in rows if r["lang"] == lang]) for lang in sorted({r["lang"] for r in rows})
+        },
         "by_type": {t: summarize([r for r in rows if r["type"] == t]) for t in types},
-        "by_type_english": {t: summarize([r for r in rows if r["type"] == t and r["lang"] == "en"]) for t in types},
-        "rows": rows,
+        "by_type_english": {
+            t: summarize([r for r in english if r["type"] == t]) for t in types if any(r["type"] == t for r in english)
+        },
+        "latency": stage_latency(rows),
     }

@@ -1,7 +1,8 @@
 """Results a person can read: a Markdown summary and a PNG chart next to each JSON result.
 
-The JSON keeps every figure (and per-question rows); the Markdown is the table to paste into a report; the
-chart shows at a glance how quality and latency move with ``top_k`` (SQuAD) or the retrieval mode (BEIR).
+The JSON keeps every figure (and per-question rows); the Markdown is the table to paste into a report (its
+tables are also what ``rag eval`` prints); the chart shows at a glance how quality and latency move with ``top_k``
+(SQuAD) or the retrieval mode (BEIR), and quality per question type (realq) or category (CLAPNQ, Dolly).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ STAGE_LABELS = {
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
+        if value is None:
+            return "-"
         if isinstance(value, float):
             return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
         return f"{value}"
@@ -113,6 +116,224 @@ def beir_markdown(results: list[dict[str, Any]], answers: dict[str, Any] | None,
             "",
         ]
     return "\n".join(lines)
+
+
+def _answer_types(result: dict[str, Any]) -> str:
+    return ", ".join(f"{kind} {share:.0%}" for kind, share in result["answer_types"].items())
+
+
+REALQ_FIGURES = [
+    ("key-fact recall", "key_fact_recall"),
+    ("all key facts present", "all_facts_present"),
+    ("cites an expected document", "citation_hit"),
+    ("abstains on answerable (false)", "false_abstain"),
+    ("abstains on unanswerable", "abstain_on_unanswerable"),
+    ("answer words (average)", "answer_words_avg"),
+    ("total p50 ms", "total_ms_p50"),
+]
+
+
+def _realq_table(groups: dict[str, dict[str, Any]]) -> str:
+    header = ["", *(f"{name} ({g['questions']})" for name, g in groups.items())]
+    return _table(header, [[label, *(g[key] for g in groups.values())] for label, key in REALQ_FIGURES])
+
+
+def realq_tables(result: dict[str, Any]) -> str:
+    """Overall and by language; by type over English questions; answers by type; latency per stage."""
+    overall = result["overall"]
+    return "\n".join(
+        [
+            _realq_table({"all": overall, **result["by_language"]}),
+            "",
+            "By type, English questions:",
+            "",
+            _realq_table(result["by_type_english"]),
+            "",
+            "Key-fact recall by type, all languages (unanswerable: abstained):",
+            "",
+            _table(
+                [f"{t} ({g['questions']})" for t, g in result["by_type"].items()],
+                [
+                    [
+                        g["key_fact_recall"] if g["answerable"] else g["abstain_on_unanswerable"]
+                        for g in result["by_type"].values()
+                    ]
+                ],
+            ),
+            "",
+            f"Answers by type: {_answer_types(overall)}.",
+            "",
+            _latency_table(result["latency"]),
+        ]
+    )
+
+
+def realq_markdown(result: dict[str, Any], command: str) -> str:
+    overall = result["overall"]
+    followups = (
+        "follow-up questions asked alone (their last turn, without the conversation)"
+        if result["followups"] == "alone"
+        else "follow-up questions left out"
+    )
+    return "\n".join(
+        [
+            f"# realq evaluation: {result['dataset']}",
+            "",
+            f"```sh\n{command}\n```",
+            "",
+            f"{overall['questions']} questions ({overall['answerable']} answerable, {overall['unanswerable']} "
+            f"unanswerable), {followups}. Key-fact recall, all facts present, citations and false abstention are "
+            "over answerable questions (an abstention finds no fact); abstention on unanswerable over the others.",
+            "",
+            realq_tables(result),
+            "",
+        ]
+    )
+
+
+CLAPNQ_FIGURES = [
+    ("content-word recall (answerable)", "content_word_recall"),
+    ("token F1 (answerable)", "f1"),
+    ("first citation on the gold passage", "first_citation_gold"),
+    ("first citation on the gold passage, of answers given", "first_citation_gold_of_answers"),
+    ("abstains on unanswerable", "abstain_on_unanswerable"),
+    ("abstains on answerable (false)", "false_abstain_on_answerable"),
+    ("answer words (average)", "answer_words_avg"),
+]
+
+
+def clapnq_tables(result: dict[str, Any]) -> str:
+    rows = [[label, result[key]] for label, key in CLAPNQ_FIGURES]
+    return "\n".join(
+        [
+            _table(["", f"{result['answerable']} answerable, {result['unanswerable']} unanswerable"], rows),
+            "",
+            f"Answers by type: {_answer_types(result)}.",
+            "",
+            _latency_table(result["latency"]),
+        ]
+    )
+
+
+def _sample(result: dict[str, Any]) -> str:
+    return f"random sample (seed {result['seed']}) of" if result.get("limit") else "all"
+
+
+def clapnq_markdown(result: dict[str, Any], command: str) -> str:
+    return "\n".join(
+        [
+            f"# CLAPNQ evaluation: {result['dataset']}",
+            "",
+            f"```sh\n{command}\n```",
+            "",
+            f"{_sample(result)} {result['questions']} questions, every passage indexed as its own document. "
+            "Content-word recall: share of the reference answer's content words in the answer (an abstention "
+            "scores 0).",
+            "",
+            clapnq_tables(result),
+            "",
+        ]
+    )
+
+
+DOLLY_FIGURES = [
+    ("content-word recall", "content_word_recall"),
+    ("token F1", "f1"),
+    ("cites its own context", "cites_own_context"),
+    ("abstained", "abstained"),
+    ("answer words (average)", "answer_words_avg"),
+]
+
+
+def dolly_tables(result: dict[str, Any]) -> str:
+    groups = {**result["by_category"], "all": result["overall"]}
+    header = ["", *(f"{name} ({g['questions']})" for name, g in groups.items())]
+    rows = [[label, *(g[key] for g in groups.values())] for label, key in DOLLY_FIGURES]
+    return "\n".join(
+        [_table(header, rows), "", f"Answers by type: {_answer_types(result)}.", "", _latency_table(result["latency"])]
+    )
+
+
+def dolly_markdown(result: dict[str, Any], command: str) -> str:
+    return "\n".join(
+        [
+            f"# Dolly evaluation: {result['dataset']}",
+            "",
+            f"```sh\n{command}\n```",
+            "",
+            f"{_sample(result)} {result['questions']} instructions, asked as questions over every context "
+            "(each its own document). Content-word recall: share of the human response's content words in the "
+            "answer (an abstention scores 0).",
+            "",
+            dolly_tables(result),
+            "",
+        ]
+    )
+
+
+def _grouped_bars(path: Path, title: str, groups: dict[str, dict[str, float | None]], ylabel: str) -> Path:
+    """One group of bars per label (x axis), one bar per series; missing values left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(groups)
+    series = list(dict.fromkeys(s for g in groups.values() for s in g))
+    width = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 4))
+    for i, name in enumerate(series):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        values = [groups[label].get(name) for label in labels]
+        ax.bar(
+            [x for x, v in zip(xs, values, strict=True) if v is not None],
+            [v for v in values if v is not None],
+            width,
+            label=name,
+        )
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set(ylim=(0, 1), ylabel=ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def realq_chart(result: dict[str, Any], path: Path) -> Path:
+    """Key-fact recall (abstention, for unanswerable questions) per type, all languages and English only."""
+
+    def figure(g: dict[str, Any]) -> float | None:
+        return g["key_fact_recall"] if g["answerable"] else g["abstain_on_unanswerable"]
+
+    groups = {
+        t: {"all languages": figure(g), "English": figure(result["by_type_english"][t])}
+        if t in result["by_type_english"]
+        else {"all languages": figure(g)}
+        for t, g in result["by_type"].items()
+    }
+    return _grouped_bars(
+        path, f"{result['dataset']}: key-fact recall by type (unanswerable: abstained)", groups, "share"
+    )
+
+
+def clapnq_chart(result: dict[str, Any], path: Path) -> Path:
+    groups = {label: {"share": result[key]} for label, key in CLAPNQ_FIGURES if key != "answer_words_avg"}
+    return _grouped_bars(path, f"{result['dataset']}: {result['questions']} questions", groups, "share")
+
+
+def dolly_chart(result: dict[str, Any], path: Path) -> Path:
+    groups = {
+        c: {
+            "content-word recall": g["content_word_recall"],
+            "token F1": g["f1"],
+            "cites own context": g["cites_own_context"],
+        }
+        for c, g in {**result["by_category"], "all": result["overall"]}.items()
+    }
+    return _grouped_bars(path, f"{result['dataset']}: {result['questions']} instructions", groups, "share")
 
 
 def squad_chart(results: list[dict[str, Any]], path: Path) -> Path:

@@ -19,13 +19,28 @@ from typing import Any, Literal, Protocol
 from evaluation.answerability import make_examples, split_articles, train
 from evaluation.answers import evaluate_answers, index_squad
 from evaluation.datasets import squad
-from evaluation.report import beir_chart, beir_markdown, squad_chart, squad_markdown, write_reports
+from evaluation.longform import evaluate_clapnq, evaluate_dolly, index_clapnq, index_dolly
+from evaluation.realq import Followups, evaluate_realq, index_realq
+from evaluation.report import (
+    beir_chart,
+    beir_markdown,
+    clapnq_chart,
+    clapnq_markdown,
+    dolly_chart,
+    dolly_markdown,
+    realq_chart,
+    realq_markdown,
+    squad_chart,
+    squad_markdown,
+    write_reports,
+)
 from evaluation.retrieval import evaluate_beir_answers, evaluate_retrieval, index_beir
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
-from service import build
+from service import Services, build
 
 Half = Literal["even", "odd"]
+Articles = Literal["even", "odd", "all"]  # for training: a file kept only for training can give all its articles
 
 
 class Tick(Protocol):
@@ -184,12 +199,115 @@ def run_squad(
     return SquadRun(results, written)
 
 
+@dataclass
+class AnswerRun:
+    result: dict[str, Any]
+    written: tuple[Path, Path, Path]  # JSON, Markdown, PNG
+
+
+Index = Callable[[Any, Path, Callable | None], dict[str, int]]
+
+
+def _indexed(
+    settings: Settings,
+    name: str,
+    index: Index,
+    folder: Path,
+    reporter: Reporter,
+    build_with: Callable[[Settings], Services] | None,
+) -> Services:
+    """The service on an isolated index of the set ``name``, with every document of ``folder`` indexed there
+    (a rerun finds them unchanged); failures to index are said, not fatal. ``build_with`` builds the service
+    instead of service.build (tests give it the fake models)."""
+    isolated = eval_folder(settings, name)
+    services = (build_with or build)(settings.isolated(isolated))
+    tick = reporter.track("indexing", name, None)
+    seen: list[str] = []
+
+    def on_result(source: str, result: object) -> None:
+        seen.append(source)
+        tick(len(seen), None)
+        if isinstance(result, Exception):
+            reporter.say(f"not indexed: {source}: {result}")
+
+    started = time.perf_counter()
+    counts = index(services.indexer, folder, on_result)
+    reporter.say(f"index {isolated}: {counts} in {time.perf_counter() - started:.0f}s")
+    return services
+
+
+def run_realq(
+    settings: Settings,
+    folder: Path,
+    *,
+    followups: Followups = "skip",
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+    build_with: Callable[[Settings], Services] | None = None,
+) -> AnswerRun:
+    """Key-fact recall, citations and abstention on the realq set (``questions.json`` and ``docs/``), overall,
+    by language and by type; follow-ups left out or asked alone."""
+    reporter = reporter or Quiet()
+    services = _indexed(settings, folder.name, index_realq, folder, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", f"followups {followups}", None)
+    result = evaluate_realq(services.pipeline, folder, followups, lambda n, total: tick(n, total))
+    out = out or settings.data_dir / "eval" / f"realq-{folder.name}-{followups}.json"
+    written = write_outputs(out, result, realq_markdown(result, command), partial(realq_chart, result))
+    return AnswerRun(result, written)
+
+
+def run_clapnq(
+    settings: Settings,
+    folder: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+    build_with: Callable[[Settings], Services] | None = None,
+) -> AnswerRun:
+    """Long answers and abstention on CLAPNQ: every passage indexed, a sample (or all) of the questions asked."""
+    reporter = reporter or Quiet()
+    services = _indexed(settings, folder.name, index_clapnq, folder, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", "questions", limit)
+    result = evaluate_clapnq(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
+    out = out or settings.data_dir / "eval" / f"clapnq-{folder.name}.json"
+    written = write_outputs(out, result, clapnq_markdown(result, command), partial(clapnq_chart, result))
+    return AnswerRun(result, written)
+
+
+def run_dolly(
+    settings: Settings,
+    folder: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+    build_with: Callable[[Settings], Services] | None = None,
+) -> AnswerRun:
+    """Answers against Dolly's human responses per category: every context indexed, a sample (or all) asked."""
+    reporter = reporter or Quiet()
+    services = _indexed(settings, folder.name, index_dolly, folder, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", "instructions", limit)
+    result = evaluate_dolly(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
+    out = out or settings.data_dir / "eval" / f"dolly-{folder.name}.json"
+    written = write_outputs(out, result, dolly_markdown(result, command), partial(dolly_chart, result))
+    return AnswerRun(result, written)
+
+
 def train_answerability(
     settings: Settings,
     path: Path,
     out: Path,
     *,
-    articles: Half = "even",
+    articles: Articles = "even",
     epochs: float = 3.0,
     learning_rate: float = 5e-4,
     seed: int = 0,
@@ -197,7 +315,7 @@ def train_answerability(
     command: str = "",
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
-    """Train the answerability cross-encoder on one half of a SQuAD 2.0 file's articles, with examples made
+    """Train the answerability cross-encoder on one half (or all) of a SQuAD 2.0 file's articles, with examples made
     on the same isolated index ``run_squad`` uses; writes the adapter and training.json to ``out`` and returns
     what training.json holds."""
     reporter = reporter or Quiet()
@@ -206,7 +324,8 @@ def train_answerability(
     # The evidence as the pipeline selects it, with the selector's default number of sentences.
     evidence = EvidenceSelector(services.embedder, services.retriever.keyword)
     index_squad(services.indexer, path)
-    chosen = set(split_articles(path)[0 if articles == "even" else 1])
+    even, odd = split_articles(path)
+    chosen = set({"even": even, "odd": odd, "all": even + odd}[articles])
     questions = [q for q in squad(path)[1] if q.article in chosen]
     tick = reporter.track("examples", "retrieval + evidence", len(questions))
     examples = make_examples(services.retriever, evidence, isolated.top_k, questions, lambda n, total: tick(n, None))

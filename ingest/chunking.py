@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
@@ -27,6 +27,7 @@ class Chunk:
     end: int
     page: int | None
     heading: str | None
+    page_starts: list[int] = field(default_factory=list)  # ParsedDocument.page_starts: pages begun inside
 
 
 class _Headings:
@@ -47,6 +48,15 @@ class _Headings:
         return self._paths[i] if i >= 0 else None
 
 
+# The white space after . ! ? or ;, but not after an initial ("Samuel P. Langley"), a dotted abbreviation ("the
+# U.S. Army", "e.g. this") or a title ("Dr. Smith", "No. 5"): a chunk must not end inside a sentence there.
+# (rag/text.py decides sentence ends for evidence more carefully; this only keeps chunk boundaries off them.)
+SENTENCE_END = (
+    r"(?<=[.!?;])(?<![\s(\[][A-Z]\.)(?<!\.[A-Za-z]\.)(?<!\b(?:Mr|Ms|Dr|St|No|vs|pp)\.)"
+    r"(?<!\b(?:Mrs|Fig|Vol|Gen|Col|Rev|Sgt)\.)(?<!\b(?:Prof|Capt)\.)\s"
+)
+
+
 def _with_sentences(separators: list[str]) -> list[str]:
     """Within a paragraph, split at sentence ends (the white space after . ! ? or ;) before lines and words.
 
@@ -55,7 +65,7 @@ def _with_sentences(separators: list[str]) -> list[str]:
     separator is only the white space, so no chunk starts with punctuation.
     """
     at = separators.index("\n")
-    return [*separators[:at], r"(?<=[.!?;])\s", *separators[at:]]
+    return [*separators[:at], SENTENCE_END, *separators[at:]]
 
 
 class Chunker:
@@ -97,6 +107,7 @@ class Chunker:
                     end=end,
                     page=parsed.page_at(start),
                     heading=headings.at(start) if headings else None,
+                    page_starts=parsed.page_starts(start, end),
                 )
             )
             cursor = start + 1

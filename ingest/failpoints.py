@@ -17,6 +17,7 @@ POINTS = (
     "after_registry_create",  # a new document's row exists, none of its chunks
     "mid_chunk_write",  # some chunks of the new version are written
     "after_chunk_write",  # all chunks written, registry still points at the old version
+    "after_sentence_write",  # their sentence vectors written too (rag/store/sentences.py), not yet published
     "after_publish",  # registry points at the new version, old chunks not yet removed
 )
 

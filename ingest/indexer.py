@@ -13,10 +13,12 @@ import logging
 import os
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePath
+
+import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.errors import (
@@ -167,33 +169,46 @@ class Indexer:
         chunker: Chunker,
         max_bytes: int,
         batch_size: int = 32,
+        sentence_texts: Callable[[ChunkRecord], list[str]] | None = None,
+        sentence_rules: str = "",
     ) -> None:
+        """``sentence_texts`` (rag.evidence.chunk_embedding_texts) gives the texts of a chunk whose vectors are
+        stored with it for evidence selection, made under ``sentence_rules``; None stores none."""
         self.registry = registry
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.max_bytes = max_bytes
         self.batch_size = batch_size
+        self.sentence_texts = sentence_texts if store.sentences is not None else None
+        self.sentence_rules = sentence_rules
         self._lock = FairLock()
 
     def check_size(self, size: int, source: str) -> None:
         if size > self.max_bytes:
             raise FileTooLarge(f"{source} is {size} bytes; the limit is {self.max_bytes} bytes (RAG_MAX_UPLOAD_BYTES)")
 
-    def _prepare(self, data: bytes, source: str, collection: str) -> _Prepared | IngestResult:
+    def _prepare(
+        self, data: bytes, source: str, collection: str, legacy: str | None = None
+    ) -> _Prepared | IngestResult:
         """Parse and chunk; returns the existing document instead when the content is already indexed in
-        ``collection`` (documents, their sources and deduplication are per collection)."""
+        ``collection`` (documents, their sources and deduplication are per collection).
+
+        ``legacy`` is the name the file had before names were relative (its absolute path): a document still
+        under that name is renamed to ``source`` by a new version, once, even when its content is unchanged."""
         self.check_size(len(data), source)
         parsed = parse(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
         same = self.registry.find_by_hash(content_hash, collection)
-        if same is not None:
+        if same is not None and (legacy is None or same.source != legacy):
             return IngestResult(same, IngestOutcome.unchanged)
         chunks = self.chunker.split(parsed)
         if not chunks:
             raise EmptyDocument(f"{source} produced no chunks to index")
 
         previous = self.registry.find_by_source(source, collection)
+        if previous is None and legacy is not None:
+            previous = self.registry.find_by_source(legacy, collection)
         if previous is None:
             document_id = new_document_id()
             self.registry.create(
@@ -219,6 +234,7 @@ class Indexer:
                 end=chunk.end,
                 page=chunk.page,
                 heading=chunk.heading,
+                page_starts=chunk.page_starts,
                 text=chunk.text,
             )
             for chunk in chunks
@@ -240,16 +256,23 @@ class Indexer:
         records = [r for doc in batch for r in doc.records]
         # Embed with the heading in front: it carries the topic that a short section's text may leave out.
         texts = [f"{r.heading}\n{r.text}" if r.heading else r.text for r in records]
-        vectors = self.embedder.embed(texts, batch_size=self.batch_size)
+        # The chunks' sentence texts go into the same call: one pass of the model, sorted by length inside.
+        sentences = [self.sentence_texts(r) for r in records] if self.sentence_texts else []
+        unique = list(dict.fromkeys(t for chunk in sentences for t in chunk))
+        vectors = self.embedder.embed(texts + unique, batch_size=self.batch_size)
         half = len(records) // 2
         self.store.add(records[:half], vectors[:half])
         failpoint("mid_chunk_write")
-        self.store.add(records[half:], vectors[half:])
+        self.store.add(records[half : len(records)], vectors[half : len(records)])
         failpoint("after_chunk_write")
+        if sentences:  # after the chunks: sentence vectors never exist without their chunks
+            self._store_sentences(records, sentences, dict(zip(unique, vectors[len(records) :], strict=True)))
+            failpoint("after_sentence_write")
         results = []
         for doc in batch:
             document = self.registry.publish(
                 doc.document_id,
+                source=doc.source,  # differs from the row's only for a document renamed (see _prepare)
                 version=doc.version,
                 content_hash=doc.content_hash,
                 media_type=doc.media_type,
@@ -264,10 +287,45 @@ class Indexer:
             results.append(IngestResult(document, outcome))
         return results
 
-    def ingest_bytes(self, data: bytes, source: str, collection: str = DEFAULT_COLLECTION) -> IngestResult:
+    def _store_sentences(
+        self, records: list[ChunkRecord], texts: list[list[str]], vectors: dict[str, np.ndarray]
+    ) -> None:
+        assert self.store.sentences is not None
+        rows = [np.stack([vectors[t] for t in chunk]) for chunk in texts]
+        self.store.sentences.add(records, texts, rows, self.sentence_rules)
+
+    def stale_sentence_chunks(self) -> list[str]:
+        """Chunks without sentence vectors made under the current sentence rules (indexed before sentence vectors
+        were stored, or before the rules changed): their first sight embeds sentences at query time."""
+        if self.sentence_texts is None or self.store.sentences is None:
+            return []
+        return sorted(self.store.chunk_ids() - self.store.sentences.chunk_ids(self.sentence_rules))
+
+    def refresh_sentence_vectors(self, batch: int = 64, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Store the sentence vectors of ``stale_sentence_chunks``, ``batch`` chunks at a time (other ingests may
+        go between batches). Returns the number of chunks refreshed."""
+        with self._lock:
+            todo = self.stale_sentence_chunks()
+        done = 0
+        for begin in range(0, len(todo), batch):
+            with self._lock:  # a chunk deleted meanwhile is simply not found
+                records, _ = self.store.get(todo[begin : begin + batch])
+                assert self.sentence_texts is not None
+                texts = [self.sentence_texts(r) for r in records]
+                unique = list(dict.fromkeys(t for chunk in texts for t in chunk))
+                vectors = self.embedder.embed(unique, batch_size=self.batch_size)
+                self._store_sentences(records, texts, dict(zip(unique, vectors, strict=True)))
+                done += len(records)
+            if on_progress:
+                on_progress(done, len(todo))
+        return done
+
+    def ingest_bytes(
+        self, data: bytes, source: str, collection: str = DEFAULT_COLLECTION, legacy: str | None = None
+    ) -> IngestResult:
         with self._lock, metrics.ingest_timer("single"):
             try:
-                prepared = self._prepare(data, source, collection)
+                prepared = self._prepare(data, source, collection, legacy)
                 result = prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
             except IngestError as exc:
                 _count(exc)
@@ -276,19 +334,23 @@ class Indexer:
             return result
 
     def ingest_file(self, path: Path, collection: str = DEFAULT_COLLECTION) -> IngestResult:
-        return self.ingest_bytes(path.read_bytes(), str(path.resolve()), collection)
+        """One file, named by its file name as an upload is."""
+        (file,) = named_files([path])
+        return self.ingest_bytes(path.read_bytes(), file.name, collection, legacy=file.legacy)
 
     def ingest_many(
         self,
         items: Iterable[tuple[str, Callable[[], bytes]]],
         on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
         collection: str = DEFAULT_COLLECTION,
+        legacy: Mapping[str, str] | None = None,
     ) -> IngestCounts:
         """Index ``(source, read)`` items one by one, embedding chunks of consecutive items together in batches.
 
         ``read`` is called only when the item's turn comes, so a large collection streams through with memory
         bounded by the batch. An item that cannot be read or parsed is reported through ``on_result`` and
-        skipped; it does not stop the rest.
+        skipped; it does not stop the rest. ``legacy`` maps a source to the name its document may still have
+        from before names were relative (``NamedFile.legacy``); such a document is renamed.
         """
         counts = IngestCounts()
         pending: list[_Prepared] = []
@@ -314,7 +376,7 @@ class Indexer:
                     data = read()
                     if hashlib.sha256(data).hexdigest() in {doc.content_hash for doc in pending}:
                         flush()  # publish the first copy so that this one is recognised as unchanged
-                    prepared = self._prepare(data, source, collection)
+                    prepared = self._prepare(data, source, collection, legacy.get(source) if legacy else None)
                 except IngestError as exc:
                     report(source, exc)
                     continue
@@ -339,8 +401,10 @@ class Indexer:
         on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
         collection: str = DEFAULT_COLLECTION,
     ) -> IngestCounts:
-        """Files, each under its absolute path as source."""
-        return self.ingest_many(((str(p.resolve()), p.read_bytes) for p in paths), on_result, collection)
+        """Files, and the supported files under folders, each under its name from ``named_files``."""
+        files = list(named_files(paths))
+        items = ((f.name, f.path.read_bytes) for f in files)
+        return self.ingest_many(items, on_result, collection, {f.name: f.legacy for f in files})
 
     def delete(self, document_id: str) -> bool:
         """Registry row first: once it is gone no query can see the chunks, even if we die before removing them."""
@@ -373,7 +437,19 @@ class Indexer:
             for document_id in self.registry.abandoned_first_versions():
                 self.registry.delete(document_id)
                 self.store.delete(document_id)
+            orphans = self._orphan_sentences()
+            if orphans and self.store.sentences is not None:
+                log.warning("removing sentence vectors of %d chunks that are not stored", len(orphans))
+                self.store.sentences.delete_ids(orphans)
             return removed
+
+    def _orphan_sentences(self) -> list[str]:
+        """Chunks whose sentence vectors are stored but not the chunks themselves (a refresh racing a delete in
+        another process). Sentence ids are listed first: a writer adds chunks before their sentence vectors."""
+        if self.store.sentences is None:
+            return []
+        listed = self.store.sentences.chunk_ids()
+        return sorted(listed - self.store.chunk_ids())
 
     def verify(self) -> list[str]:
         """Every way the registry and the chunk store disagree; empty when the index is consistent."""
@@ -399,23 +475,55 @@ class Indexer:
                 )
         for document_id in set(stored) - {d.id for d in documents}:
             problems.append(f"the store holds chunks of unknown document {document_id}")
+        orphans = self._orphan_sentences()
+        if orphans:
+            problems.append(f"the store holds sentence vectors of {len(orphans)} chunks it does not have")
         return problems
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Supported files under the given paths, in a stable order; hidden files and folders are skipped."""
+@dataclass(frozen=True)
+class NamedFile:
+    """A file to index and the name its document gets (``source``: what citations and document lists show)."""
+
+    name: str
+    path: Path
+    legacy: str  # its name before names were relative to their folder: the absolute path, renamed on next ingest
+
+
+def folder_document_name(folder: Path, relative: str) -> str:
+    """The name of a file indexed from a folder: the folder's own name, then the file's path inside it
+    ("data/handbook/remote-work.md" for ``rag ingest data``, whatever the server's working directory).
+
+    The folder's name keeps two folders' files apart ("README.md" is common); two folders with the same name
+    give the same names, so indexing the second into the same collection replaces the first's documents of the
+    same path (a new version), as an upload of an existing file name does. See docs/ingestion.md."""
+    prefix = folder.resolve().name
+    return f"{prefix}/{relative}" if prefix else relative
+
+
+def named_files(paths: Iterable[Path]) -> Iterator[NamedFile]:
+    """Supported files under the given paths, in a stable order, with their names: a file given by itself is
+    named by its file name, as an upload is; a file under a given folder by ``folder_document_name``. Hidden
+    files and folders are skipped."""
     suffixes = set(supported_suffixes())
     for path in paths:
         if path.is_file():
-            yield path
+            yield NamedFile(path.name, path, str(path.resolve()))
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and PurePath(name).suffix.lower() in suffixes:
-                        yield Path(root) / name
+                        file = Path(root) / name
+                        relative = file.relative_to(path).as_posix()
+                        yield NamedFile(folder_document_name(path, relative), file, str(file.resolve()))
         else:
             raise FileNotFoundError(f"{path} does not exist")
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """The files of ``named_files``, without their names."""
+    return (file.path for file in named_files(paths))
 
 
 __all__ = [
@@ -424,5 +532,7 @@ __all__ = [
     "IngestResult",
     "UnsupportedFileType",
     "clean_upload_name",
+    "folder_document_name",
     "iter_files",
+    "named_files",
 ]

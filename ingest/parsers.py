@@ -36,6 +36,7 @@ MAX_DOCX_COMPRESSION_RATIO = 200
 _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 
 _PDF_MAGIC = b"%PDF-"
+PAGE_JOIN = "\n\n"  # between the pages of a PDF's text
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -59,6 +60,12 @@ class ParsedDocument:
             if span.start <= offset < span.end:
                 return span.page
         return None
+
+    def page_starts(self, start: int, end: int) -> list[int]:
+        """Offsets where the pages after the one at ``start`` begin: those inside ``[start, end)`` and one that
+        begins right after ``end`` (across the blank line that joins pages), so a chunk's sentences know their
+        pages and a chunk that ends with its page knows it."""
+        return [span.start for span in self.pages if start < span.start <= end + len(PAGE_JOIN)]
 
 
 def _one_line(text: str) -> str:
@@ -248,12 +255,12 @@ def parse_pdf(data: bytes, name: str) -> ParsedDocument:
     offset = 0
     for number, raw in enumerate(page_texts, start=1):
         if parts:
-            offset += 2  # the "\n\n" joining pages
+            offset += len(PAGE_JOIN)
         page_text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
         parts.append(page_text)
         pages.append(PageSpan(page=number, start=offset, end=offset + len(page_text)))
         offset += len(page_text)
-    text = "\n\n".join(parts)
+    text = PAGE_JOIN.join(parts)
     if not text.strip():
         raise EmptyDocument(
             f"{name} has no extractable text; scanned PDFs need OCR, which is not supported. "

@@ -32,6 +32,15 @@ class SourceService:
             raise SourceConflict(f"{folder} is already followed by another collection; a folder can feed only one")
         if existing is not None:
             raise SourceConflict(f"{folder} is already a source (id {existing.id}); change it with PATCH instead")
+        name = Path(folder).name
+        namesake = next((s for s in self.registry.list_sources(collection) if Path(s.path).name == name), None)
+        if namesake is not None:
+            # Files are named after their folder ("handbook/travel.md"): the two would overwrite each other.
+            raise SourceConflict(
+                f"{namesake.path} is already a source of this collection with the same folder name {name!r}, and "
+                "files are named after their folder, so the two would replace each other's documents; follow a "
+                "folder above both (with include globs), or use another collection"
+            )
         source = self.registry.create_source(
             folder,
             validate_globs(include or list(DEFAULT_INCLUDE)),

@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 
 from ingest.errors import IngestError, UnreadableDocument
 from ingest.failpoints import failpoint
-from ingest.indexer import Indexer, IngestOutcome, IngestResult
+from ingest.indexer import Indexer, IngestOutcome, IngestResult, folder_document_name
 from ingest.parsers import supported_suffixes
 from rag.errors import Conflict, Forbidden, Unprocessable
 from rag.store.registry import JobError, Registry, SourceFile, SourceRecord
@@ -158,6 +158,17 @@ class RefreshReport:
     stopped: bool = False  # asked to stop before the end; the next run picks up the rest
 
 
+def document_name(source: SourceRecord, relative: str) -> str:
+    """What a source's file is indexed as: the folder's name, then the path inside it ("handbook/travel.md"), as
+    ``rag ingest`` names the files of a folder."""
+    return folder_document_name(Path(source.path), relative)
+
+
+def legacy_name(source: SourceRecord, relative: str) -> str:
+    """The file's name before names were relative (its absolute path), which older indexes still hold."""
+    return str(Path(source.path) / relative)
+
+
 class Refresher:
     """Brings the index in step with one source's folder (the caller holds the source's lease)."""
 
@@ -171,7 +182,8 @@ class Refresher:
         if record.document_id is None or self.registry.files_referencing(record.document_id) > 1:
             return False
         document = self.registry.get(record.document_id)
-        if document is None or document.source != str(Path(source.path) / record.path):
+        own = (document_name(source, record.path), legacy_name(source, record.path))
+        if document is None or document.source not in own:
             return False
         return self.indexer.delete(record.document_id)
 
@@ -191,6 +203,10 @@ class Refresher:
         files = list(scan(root, FileFilter(source.include, source.exclude)))
         report.total = len(files)
         visible = self.registry.visible_versions_all()
+        # Documents still under their absolute path (indexed before names were relative) are read once more,
+        # so that they are renamed (Indexer._prepare) even though their files did not change.
+        absolute = str(root).rstrip("/") + "/"
+        legacy = self.registry.document_ids_matching(source_prefix=absolute, collection=source.collection)
         last_progress = time.monotonic()
 
         def advance() -> None:
@@ -207,6 +223,7 @@ class Refresher:
                 record is not None
                 and record.error is None
                 and record.document_id in visible
+                and record.document_id not in legacy
                 and (record.size, record.mtime_ns) == (file.size, file.mtime_ns)
             ):
                 report.counts.unchanged += 1
@@ -214,7 +231,7 @@ class Refresher:
             else:
                 to_read.append(file)
 
-        by_source = {str(f.path): f for f in to_read}
+        by_source = {document_name(source, f.relative): f for f in to_read}
 
         def on_result(document_source: str, result: IngestResult | IngestError) -> None:
             file = by_source[document_source]
@@ -266,9 +283,10 @@ class Refresher:
                 if should_stop():
                     report.stopped = True
                     return
-                yield str(file.path), _reader(file.path)
+                yield document_name(source, file.relative), _reader(file.path)
 
-        self.indexer.ingest_many(items(), on_result, collection=source.collection)
+        renamed = {name: legacy_name(source, file.relative) for name, file in by_source.items()}
+        self.indexer.ingest_many(items(), on_result, collection=source.collection, legacy=renamed)
         if report.stopped:
             return report
 

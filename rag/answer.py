@@ -18,7 +18,7 @@ def to_citation(evidence: Evidence, marker: int) -> Citation:
         document_id=chunk.document_id,
         chunk_id=chunk.chunk_id,
         source=chunk.source,
-        page=chunk.page,
+        page=evidence.sentence.page,  # the quoted sentence's page: a chunk can run over a page break
         start=chunk.start,
         end=chunk.end,
         score=round(evidence.score, 4),
@@ -34,11 +34,18 @@ def no_documents(timings: Timings) -> Answer:
     return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
 
 
-def abstained(text: str, timings: Timings, evidence_score: float, answerability: float | None = None) -> Answer:
+def abstained(
+    text: str,
+    timings: Timings,
+    evidence_score: float,
+    answerability: float | None = None,
+    question_type: str | None = None,
+) -> Answer:
     """The evidence is not good enough to answer from (rag/abstention.py): ``text`` instead of an answer."""
     return Answer(
         answer=text,
         answer_type="abstained",
+        question_type=question_type,
         citations=[],
         timings=timings,
         evidence_score=evidence_score,
@@ -47,12 +54,19 @@ def abstained(text: str, timings: Timings, evidence_score: float, answerability:
 
 
 def verified_answer(
-    verified: Verified, timings: Timings, trimmed: list[str], evidence_score: float, answerability: float | None
+    verified: Verified,
+    timings: Timings,
+    trimmed: list[str],
+    evidence_score: float,
+    answerability: float | None,
+    question_type: str | None = None,
 ) -> Answer:
-    """The verified draft, each cited evidence sentence a citation under the number the answer shows."""
+    """The verified draft (or composed answer), each cited evidence sentence a citation under the number the answer
+    shows."""
     return Answer(
         answer=verified.answer,
         answer_type=verified.answer_type,
+        question_type=question_type,
         citations=[to_citation(e, e.number) for e in verified.cited],
         sentences=verified.sentences,
         removed=verified.removed,

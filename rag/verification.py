@@ -18,6 +18,7 @@ from rag.text import content_words, numbers
 from rag.types import AnswerType, SentenceSupport
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ECHO = re.compile(r"\s*(?:question|facts?)\s*:", re.IGNORECASE)
 
 
 def strip_invalid_markers(answer: str, valid: set[int]) -> str:
@@ -64,7 +65,7 @@ def check_support(
     added = all_words - content_words(question)
     answer_numbers = numbers(body)
     best = Support(False, None, 0.0, frozenset(answer_numbers))
-    if not added:
+    if not added or _ECHO.match(body):  # the model repeating the prompt's "Question: ..." answers nothing
         return best
     for e in evidence:
         words = content_words(e.sentence.text)

@@ -16,18 +16,20 @@ from ingest.jobs import JobRunner
 from ingest.source_service import SourceService
 from rag.abstention import Abstention
 from rag.config import Settings
-from rag.evidence import EvidenceSelector
+from rag.evidence import EvidenceSelector, chunk_embedding_texts, sentence_rules
 from rag.keyword import KeywordIndex
 from rag.models.answerability import AnswerabilityModel
 from rag.models.embedder import SentenceEmbedder
 from rag.models.llm import LLM
 from rag.models.ports import Embedder, LanguageModel
+from rag.models.profile import profile_of
 from rag.models.remote import RemoteLLM
 from rag.options import RequestDefaults
 from rag.pipeline import RAGPipeline
 from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
+from rag.store.sentences import StoredSentenceVectors
 from service.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ def build(
         chunker,
         max_bytes=settings.max_upload_bytes,
         batch_size=settings.embedding_batch_size,
+        sentence_texts=chunk_embedding_texts if settings.sentence_vectors else None,
+        sentence_rules=sentence_rules(),
     )
     removed = indexer.reconcile()
     if removed:
@@ -98,11 +102,18 @@ def build(
     if answerability is FROM_SETTINGS:
         answerability = AnswerabilityModel.load(settings.answerability_model, settings.model_cache_dir)
     services.llm = llm
+    profile = profile_of(settings.llm_profile, llm)
+    log.info("answer path: %s (%s)", profile.answers, profile.reason)
     services.pipeline = RAGPipeline(
         retriever,
-        EvidenceSelector(embedder, keyword, settings.evidence_sentences),
+        EvidenceSelector(
+            embedder,
+            keyword,
+            settings.evidence_sentences,
+            StoredSentenceVectors(store.sentences, embedder) if store.sentences is not None else None,
+        ),
         llm,
-        RequestDefaults(top_k=settings.top_k, max_new_tokens=settings.max_new_tokens),
+        RequestDefaults(top_k=settings.top_k, max_new_tokens=settings.max_new_tokens or profile.max_answer_tokens),
         Abstention(
             floor=settings.abstain_below,
             model=answerability,

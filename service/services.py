@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ingest.errors import IngestError
-from ingest.indexer import Indexer, IngestCounts, IngestResult, iter_files
+from ingest.indexer import Indexer, IngestCounts, IngestResult
 from ingest.jobs import JobRunner
 from ingest.source_service import SourceService
 from rag.config import Settings
@@ -48,9 +48,10 @@ class Services:
         collection: str = DEFAULT_COLLECTION,
         on_result: Callable[[str, IngestResult | IngestError], None] | None = None,
     ) -> IngestCounts:
-        """Index files and the supported files under folders (``rag ingest``, ``rag serve --ingest``), each
-        under its absolute path as source; ``on_result`` hears of every file, indexed or skipped."""
-        return self.indexer.ingest_paths(list(iter_files(paths)), on_result, collection)
+        """Index files and the supported files under folders (``rag ingest``, ``rag serve --ingest``), each named
+        relative to the folder given (ingest.indexer.named_files); ``on_result`` hears of every file, indexed or
+        skipped."""
+        return self.indexer.ingest_paths(paths, on_result, collection)
 
     def readiness(self) -> dict[str, str]:
         """Each component's state, "ok" or what is wrong: the embedder and the LLM loaded, the chunk store and

@@ -75,4 +75,4 @@ def ingest_with_progress(services: Services, paths: list[Path], collection: str 
             done = progress.tasks[0].completed + 1
             progress.update(task, advance=1, rate=f"{done / elapsed:.1f} files/s, {chunks / elapsed:.1f} chunks/s")
 
-        return services.ingest_paths(files, collection, on_result)
+        return services.ingest_paths(paths, collection, on_result)

@@ -28,13 +28,25 @@ def ingest(
         raise typer.Exit(code=1)
 
 
-def check() -> None:
+def check(
+    refresh_sentences: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-sentences",
+            help="also store sentence vectors for chunks indexed without them (before they were stored, or under "
+            "other sentence rules), so that their first sight embeds no sentences at query time",
+        ),
+    ] = False,
+) -> None:
     """Repair what an interrupted ingest left behind, then verify that registry and index agree."""
     services = build(load_settings(), load_llm=False)  # building reconciles
+    refreshed = services.indexer.refresh_sentence_vectors() if refresh_sentences else 0
     problems = services.indexer.verify()
     report = {
         "documents": services.registry.count(),
         "chunks": services.store.count(),
+        "chunks_without_sentence_vectors": len(services.indexer.stale_sentence_chunks()),
+        "sentence_vectors_refreshed": refreshed,
         "problems": problems,
     }
     typer.echo(json.dumps(report, indent=2))

@@ -11,9 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli.common import command_line, console, load_settings
 from evaluation import runs
-from evaluation.runs import Half, Tick
+from evaluation.realq import Followups
+from evaluation.report import clapnq_tables, dolly_tables, realq_tables
+from evaluation.runs import Articles, Half, Tick
 
-app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD).")
+app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD, realq, CLAPNQ, Dolly).")
 
 
 class ProgressBars:
@@ -60,6 +62,18 @@ def _half(articles: str) -> Half:
     if articles == "odd":
         return "odd"
     raise typer.BadParameter("use even or odd", param_hint="--articles")
+
+
+def _training_articles(articles: str) -> Articles:
+    return "all" if articles == "all" else _half(articles)
+
+
+def _followups(value: str) -> Followups:
+    if value == "skip":
+        return "skip"
+    if value == "alone":
+        return "alone"
+    raise typer.BadParameter("use skip or alone", param_hint="--followups")
 
 
 def _written(paths: tuple[Path, ...]) -> None:
@@ -146,12 +160,75 @@ def eval_squad(
     _written(run.written)
 
 
+Limit = Annotated[int | None, typer.Option(help="a random sample of N questions (every document is indexed)")]
+Seed = Annotated[int, typer.Option(help="sampling seed")]
+
+
+def _out(default: str) -> object:
+    return typer.Option(help=f"JSON result (default DATA_DIR/eval/{default}); .md and .png next to it")
+
+
+@app.command("realq")
+def eval_realq(
+    folder: Annotated[Path, typer.Argument(help="a realq folder: questions.json and docs/", exists=True)],
+    followups: Annotated[
+        str, typer.Option(help="follow-up questions: skip them, or ask their last turn alone")
+    ] = "skip",
+    out: Annotated[Path | None, _out("realq-NAME-FOLLOWUPS.json")] = None,
+) -> None:
+    """Key-fact recall, citations and abstention on realistic questions over real documents, by language and
+    by question type."""
+    mode = _followups(followups)
+    with ProgressBars() as bars:
+        run = runs.run_realq(load_settings(), folder, followups=mode, out=out, command=command_line(), reporter=bars)
+    typer.echo(realq_tables(run.result))
+    _written(run.written)
+
+
+@app.command("clapnq")
+def eval_clapnq(
+    folder: Annotated[Path, typer.Argument(help="a CLAPNQ folder: clapnq_dev_(un)answerable.jsonl", exists=True)],
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Annotated[Path | None, _out("clapnq-NAME.json")] = None,
+) -> None:
+    """Long answers (content-word recall, F1, first citation on the gold passage) and abstention on questions
+    the passages do not answer."""
+    with ProgressBars() as bars:
+        run = runs.run_clapnq(
+            load_settings(), folder, limit=limit, seed=seed, out=out, command=command_line(), reporter=bars
+        )
+    typer.echo(clapnq_tables(run.result))
+    _written(run.written)
+
+
+@app.command("dolly")
+def eval_dolly(
+    folder: Annotated[Path, typer.Argument(help="a Dolly folder: dolly_CATEGORY.jsonl", exists=True)],
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Annotated[Path | None, _out("dolly-NAME.json")] = None,
+) -> None:
+    """Answers against human responses per category (closed QA, information extraction, summarization):
+    content-word recall and token F1."""
+    with ProgressBars() as bars:
+        run = runs.run_dolly(
+            load_settings(), folder, limit=limit, seed=seed, out=out, command=command_line(), reporter=bars
+        )
+    typer.echo(dolly_tables(run.result))
+    _written(run.written)
+
+
 @app.command("train-answerability")
 def train_answerability(
     path: Annotated[Path, typer.Argument(help="a SQuAD 2.0 json file (it marks unanswerable questions)", exists=True)],
     out: Annotated[Path, typer.Option(help="folder for the adapter and training.json")],
     articles: Annotated[
-        str, typer.Option(help="which half of the articles (sorted by title) to train on: even or odd")
+        str,
+        typer.Option(
+            help="which half of the articles (sorted by title) to train on: even or odd; all for a file kept only "
+            "for training (then every article of it is left out of `rag eval squad` on that file)"
+        ),
     ] = "even",
     epochs: Annotated[float, typer.Option(help="passes over the examples")] = 3.0,
     learning_rate: Annotated[float, typer.Option(help="peak learning rate (one-cycle schedule)")] = 5e-4,
@@ -162,13 +239,13 @@ def train_answerability(
 ) -> None:
     """Train the answerability cross-encoder on half of a SQuAD 2.0 file's articles; the other half stays a fair
     test for `rag eval squad` (which leaves the training articles out). Use it with RAG_ANSWERABILITY_MODEL=OUT."""
-    half = _half(articles)
+    chosen = _training_articles(articles)
     with ProgressBars() as bars:
         info = runs.train_answerability(
             load_settings(),
             path,
             out,
-            articles=half,
+            articles=chosen,
             epochs=epochs,
             learning_rate=learning_rate,
             seed=seed,

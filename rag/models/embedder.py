@@ -125,7 +125,8 @@ class SentenceEmbedder:
             self._cache.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """Through the cache: evidence selection asks for the question's vector again right after retrieval."""
+        return self.embed_cached([text])[0]
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would read, without the [CLS]/[SEP] markers.

@@ -15,6 +15,7 @@ engine is rag/models/batching.py, stop-string handling rag/models/stops.py; ``LL
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -28,6 +29,7 @@ from rag.models.export import recorded_family
 from rag.models.families import PromptFamily, detect_family, get_family
 from rag.models.locate import resolve_llm
 from rag.models.ports import Generation, GenerationParams
+from rag.models.profile import read_gguf_info
 from rag.models.stops import StopHoldback, cut_at_stops
 
 log = logging.getLogger(__name__)
@@ -116,15 +118,27 @@ class LLM:
     def name(self) -> str:
         return self.path.name
 
-    @property
-    def context_window(self) -> int:
-        """Tokens the model can attend to: the checkpoint's own setting when it has one, else the family's."""
+    @functools.cached_property
+    def _own_context_window(self) -> int | None:
+        """The checkpoint's ``max_position_embeddings``, or a GGUF file's ``<architecture>.context_length``."""
         config = self.path / "config.json"
         if self.path.is_dir() and config.exists():
             value = json.loads(config.read_text()).get("max_position_embeddings")
-            if isinstance(value, int) and value > 0:
-                return value
-        return self.family.context_window
+        elif self.path.suffix.lower() == ".gguf":
+            try:
+                metadata = read_gguf_info(self.path).metadata
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read the GGUF metadata of %s: %s", self.path, exc)
+                return None
+            value = metadata.get(f"{metadata.get('general.architecture')}.context_length")
+        else:
+            value = None
+        return value if isinstance(value, int) and value > 0 else None
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model can attend to: the checkpoint's own setting when it has one, else the family's."""
+        return self._own_context_window or self.family.context_window
 
     def count_tokens(self, text: str) -> int:
         return int(self._tokenizer.encode(text).input_ids.get_shape()[1])

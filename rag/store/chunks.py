@@ -6,36 +6,21 @@ offline. The collection uses cosine space, so Chroma's distance is ``1 - cosine 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.store.chroma import open_collection
+from rag.store.chroma import read_retrying as _read
 from rag.store.owners import current_owner
+from rag.store.sentences import SUFFIX, SentenceStore
 from rag.types import ChunkRecord, RetrievedChunk
 
 _ABSENT = -1  # Chroma metadata cannot hold None
-_T = TypeVar("_T")
-
-
-def _read(call: Callable[[], _T], attempts: int = 3) -> _T:
-    """A read that a concurrent delete of the same chunks can make embedded Chroma fail ("Error finding id": the
-    ids left its index between two steps of the read). Read again: the delete has finished by then, and the
-    chunks it removed are simply not found."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except Exception as exc:
-            from chromadb.errors import InternalError
-
-            if not isinstance(exc, InternalError) or "finding id" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
@@ -48,6 +33,7 @@ def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
         "end": chunk.end,
         "page": chunk.page if chunk.page is not None else _ABSENT,
         "heading": chunk.heading or "",
+        "page_starts": ",".join(map(str, chunk.page_starts)),  # Chroma metadata holds no lists
     }
 
 
@@ -62,13 +48,21 @@ def _from_metadata(chunk_id: str, text: str, meta: dict[str, Any]) -> dict[str, 
         "end": int(meta["end"]),
         "page": None if int(meta.get("page", _ABSENT)) == _ABSENT else int(meta["page"]),
         "heading": meta.get("heading") or None,
+        "page_starts": [int(n) for n in str(meta.get("page_starts") or "").split(",") if n],  # absent before #14
         "text": text,
     }
 
 
 class ChunkStore:
-    def __init__(self, collection) -> None:
+    """Chunks with their vectors, and (``sentences``) the vectors of their sentences stored at ingest."""
+
+    def __init__(self, collection, sentences: SentenceStore | None = None) -> None:
         self._collection = collection
+        self.sentences = sentences
+
+    @classmethod
+    def _open(cls, client, collection: str) -> ChunkStore:
+        return cls(open_collection(client, collection), SentenceStore(open_collection(client, collection + SUFFIX)))
 
     @classmethod
     def persistent(cls, path: Path, collection: str) -> ChunkStore:
@@ -79,9 +73,7 @@ class ChunkStore:
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
-        return cls(
-            client.get_or_create_collection(collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
-        )
+        return cls._open(client, collection)
 
     @classmethod
     def remote(cls, url: str, collection: str) -> ChunkStore:
@@ -102,9 +94,7 @@ class ChunkStore:
             ssl=parsed.scheme == "https",
             settings=ChromaSettings(anonymized_telemetry=False),
         )
-        return cls(
-            client.get_or_create_collection(collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
-        )
+        return cls._open(client, collection)
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -171,7 +161,11 @@ class ChunkStore:
         return sorted(chunks, key=lambda c: (c.version, c.chunk_index))
 
     def delete(self, document_id: str, version: int | None = None, keep_version: int | None = None) -> None:
-        """Delete a document's chunks: all, one version, or all but ``keep_version``."""
+        """Delete a document's chunks: all, one version, or all but ``keep_version``. Their sentence vectors go
+        first, so that a crash in between leaves chunks without sentence vectors (answered as before they were
+        stored), never sentence vectors without chunks."""
+        if self.sentences is not None:
+            self.sentences.delete(document_id, version, keep_version)
         clauses: list[dict[str, Any]] = [{"document_id": document_id}]
         if version is not None:
             clauses.append({"version": version})
@@ -197,6 +191,10 @@ class ChunkStore:
             for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
                 yield chunk_id, text, meta["document_id"], int(meta["version"])
             offset += len(result["ids"])
+
+    def chunk_ids(self) -> set[str]:
+        """Ids of every stored chunk (no texts, vectors or metadata are read)."""
+        return set(self._collection.get(include=[])["ids"])
 
     def version_counts(self) -> Counter[tuple[str, int]]:
         """Chunks per (document id, version): what reconciliation and verification compare with the registry."""

@@ -78,7 +78,7 @@ def test_the_index_follows_a_folder_on_its_schedule(client, tmp_path):
 
     answer = client.post("/v1/query", json={"question": "Where is the boiler room key kept?"}).json()
     assert "blue cabinet" in answer["answer"]
-    assert answer["citations"][0]["source"] == str(folder / "boiler.md")
+    assert answer["citations"][0]["source"] == "team-docs/boiler.md"  # named after the folder, not the server's path
 
     # Change the folder; nobody asks for a refresh: the schedule does it.
     (folder / "boiler.md").write_text("# Boiler\n\nThe boiler room key is now kept at the front desk.\n")
@@ -91,10 +91,10 @@ def test_the_index_follows_a_folder_on_its_schedule(client, tmp_path):
     answer = client.post("/v1/query", json={"question": "Where is the boiler room key kept?"}).json()
     assert "front desk" in answer["answer"] and "blue cabinet" not in json.dumps(answer)
     hits = client.post("/v1/retrieve", json={"question": "retired purple heron mascot Ignatius"}).json()["chunks"]
-    assert all(h["source"] != str(folder / "old.txt") for h in hits)
+    assert all(h["source"] != "team-docs/old.txt" for h in hits)
     sources = {d["source"] for d in client.get("/v1/documents").json()["documents"]}
-    assert {str(folder / n) for n in ("boiler.md", "parking.txt", "badges.md")} <= sources
-    assert str(folder / "old.txt") not in sources
+    assert {f"team-docs/{n}" for n in ("boiler.md", "parking.txt", "badges.md")} <= sources
+    assert "team-docs/old.txt" not in sources
 
     assert client.delete(f"/v1/sources/{source['id']}").status_code in (204, 409)
 
@@ -163,7 +163,9 @@ def _folder_state(env: dict[str, str]) -> dict:
 
 def _assert_index_matches(folder: Path, env: dict[str, str]) -> None:
     state = _folder_state(env)
-    expected = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.md"))}
+    expected = {
+        f"{folder.name}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.md"))
+    }
     assert state["docs"] == expected  # every file indexed at its current content, nothing else, no duplicates
     assert sorted(state["files"]) == sorted(p.name for p in folder.glob("*.md"))
     assert state["check"]["problems"] == []
@@ -242,7 +244,7 @@ def test_a_worker_process_runs_refreshes_for_the_api(tmp_path, model_cache, chro
             assert job["status"] == "succeeded" and job["counts"]["added"] == 1, job
             # The API process finds the worker's vectors through the shared server (dense search alone).
             hits = c.post("/v1/retrieve", json={"question": "How long is parental leave?", "mode": "dense"}).json()
-            assert hits["chunks"] and hits["chunks"][0]["source"] == str(folder / "leave.md")
+            assert hits["chunks"] and hits["chunks"][0]["source"] == "handbook/leave.md"
             answer = c.post("/v1/query", json={"question": "How long does parental leave last?"}).json()
             assert "twenty-six weeks" in answer["answer"]
 

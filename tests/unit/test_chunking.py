@@ -48,3 +48,24 @@ def test_repeated_text_gets_distinct_spans(count_tokens):
     chunks = Chunker(count_tokens, chunk_size=5, chunk_overlap=0).split(parsed)
     assert len({c.start for c in chunks}) == len(chunks) == 6
     assert all(parsed.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_chunks_do_not_end_at_initials_or_abbreviations(count_tokens):
+    text = (
+        "The first powered model aircraft was built by Samuel P. Langley in 1896 near the river. "
+        "Later the U.S. Army funded his larger machine for the war department. "
+        "Dr. Smith of the museum wrote the history of the project in 1950."
+    )
+    chunks = Chunker(count_tokens, chunk_size=22, chunk_overlap=0).split(parse(text.encode(), "langley.txt"))
+    assert len(chunks) > 1
+    assert not any(c.text.endswith(("P.", "U.S.", "Dr.")) for c in chunks), [c.text for c in chunks]
+
+
+def test_pdf_chunks_record_where_their_later_pages_begin(count_tokens):
+    from tests.formats import make_pdf
+
+    pages = ["Title page of the report", "The survey covered every office.", "Costs fell by three percent."]
+    parsed = parse(make_pdf(pages), "report.pdf")
+    (chunk,) = Chunker(count_tokens, chunk_size=100, chunk_overlap=0).split(parsed)
+    assert chunk.page == 1 and chunk.page_starts == [parsed.pages[1].start, parsed.pages[2].start]
+    assert parsed.text[chunk.page_starts[1] :].startswith("Costs fell")

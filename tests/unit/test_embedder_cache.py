@@ -45,3 +45,12 @@ def test_least_recently_used_texts_are_forgotten(monkeypatch):
     model.encoded.clear()
     embedder.embed_cached(["a1", "a3", "a2"])
     assert model.encoded == ["a2"]
+
+
+def test_the_question_embedded_for_retrieval_is_not_embedded_again_for_evidence():
+    model = CountingModel()
+    embedder = Embedder(model)
+    query = embedder.embed_query("how long is the alpha phase")
+    model.encoded.clear()
+    np.testing.assert_array_equal(embedder.embed_cached(["how long is the alpha phase"])[0], query)
+    assert model.encoded == []

@@ -118,8 +118,52 @@ def test_ingest_many_same_source_twice_keeps_the_last(services, tmp_path):
     doc.write_text("second version of the text")
     counts = services.indexer.ingest_paths([doc, doc])
     assert (counts.updated, counts.unchanged) == (1, 1)
-    record = services.registry.find_by_source(str(doc.resolve()))
+    record = services.registry.find_by_source("a.txt")  # a file given by itself is named as an upload is
     assert record.version == 2 and {c.version for c in services.store.chunks_of(record.id)} == {2}
+
+
+def test_files_of_a_folder_are_named_relative_to_it(services, tmp_path):
+    folder = tmp_path / "corpus" / "data"  # tmp_path / "data" is the service's own
+    (folder / "handbook").mkdir(parents=True)
+    (folder / "handbook" / "travel.md").write_text("Trains are preferred for trips under six hours.")
+    (folder / "notes.txt").write_text("The office closes at six on Fridays.")
+    single = tmp_path / "single.txt"
+    single.write_text("The kitchen is cleaned every Thursday evening.")
+    counts = services.indexer.ingest_paths([folder, single])
+    assert counts.created == 3
+    assert sorted(d.source for d in services.registry.list()) == [
+        "data/handbook/travel.md",
+        "data/notes.txt",
+        "single.txt",
+    ]
+    assert {c.source for c in services.store.chunks_of_any(10)} == {
+        "data/handbook/travel.md",
+        "data/notes.txt",
+        "single.txt",
+    }
+    # The same folder reached through another path gets the same names: nothing changes.
+    again = services.indexer.ingest_paths([folder / ".." / "data"])
+    assert (again.unchanged, again.created, again.updated) == (2, 0, 0)
+
+
+def test_documents_named_by_absolute_path_are_renamed_once(services, tmp_path):
+    folder = tmp_path / "corpus" / "data"
+    folder.mkdir(parents=True)
+    doc = folder / "notes.txt"
+    doc.write_text("The office closes at six on Fridays.")
+    # How an index made before names were relative holds it: under the file's absolute path.
+    old = services.indexer.ingest_many([(str(doc.resolve()), doc.read_bytes)])
+    assert old.created == 1
+    (before,) = services.registry.list()
+
+    counts = services.indexer.ingest_paths([folder])
+    assert counts.updated == 1
+    (after,) = services.registry.list()
+    assert (after.id, after.source, after.version) == (before.id, "data/notes.txt", 2)
+    assert {(c.source, c.version) for c in services.store.chunks_of(after.id)} == {("data/notes.txt", 2)}
+    # From then on the folder is unchanged, as before.
+    assert services.indexer.ingest_paths([folder]).unchanged == 1
+    assert services.registry.get(after.id).version == 2
 
 
 def test_verify_finds_each_kind_of_disagreement(services):

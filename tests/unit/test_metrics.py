@@ -7,13 +7,18 @@ import pytest
 from evaluation.metrics import (
     cites_relevant,
     contains_answer,
+    content_tokens,
+    content_word_recall,
     decode_rate,
     exact_match,
+    key_facts_found,
+    mean_or_none,
     mrr_at_k,
     ndcg_at_k,
     normalize_answer,
     percentile,
     recall_at_k,
+    shares,
     token_f1,
 )
 
@@ -73,3 +78,48 @@ def test_cited_share_in_relevant_documents():
     assert cites_relevant(["d1"], relevant) == 1.0
     assert cites_relevant(["d1", "d3", "d9", "d2"], relevant) == 0.5  # d3 has relevance 0: not relevant
     assert cites_relevant([], relevant) == 0.0
+
+
+def test_key_facts_are_found_after_nfkc_case_and_space_folding():
+    answer = "The  column LIMIT\nis １００ characters (ﬁxed)."  # two spaces, a newline, full-width digits, a ligature
+    facts = [["column limit is 100"], ["80 characters", "100 CHARACTERS"], ["fixed"], ["tabs"], ["", "none"]]
+    # variant by variant: folded both sides; any variant suffices; an empty variant matches nothing
+    assert key_facts_found(answer, facts) == [True, True, True, False, False]
+    assert key_facts_found("每行最多１００个字符。", [["100个字符"], ["一百"]]) == [True, False]
+    assert key_facts_found("anything", []) == []
+
+
+def test_content_tokens_drop_stop_words_and_split_chinese_by_character():
+    # SQuAD normalisation (lower case, no punctuation, no articles), then the shared stop words
+    assert content_tokens("The Sirens are NOT what they seem, are they?") == ["sirens", "they", "seem", "they"]
+    # Chinese: one token per character, Chinese punctuation dropped; a Latin run inside stays one word
+    assert content_tokens("ChatGLM-6B是开源的，支持中英双语。") == [
+        "chatglm6b",
+        "是",
+        "开",
+        "源",
+        "的",
+        "支",
+        "持",
+        "中",
+        "英",
+        "双",
+        "语",
+    ]
+    assert content_tokens("of to in on for and or") == []
+
+
+def test_content_word_recall_is_a_multiset_share_of_the_reference():
+    # reference content tokens: two women women singing (4); the answer holds women once and singing: 2/4
+    assert content_word_recall("The women were singing.", "Two women and women singing") == pytest.approx(2 / 4)
+    assert content_word_recall("women singing", "women women singing") == pytest.approx(2 / 3)
+    assert content_word_recall("anything", "the of and") == 0.0  # no content words in the reference
+
+
+def test_mean_or_none_and_shares():
+    assert mean_or_none([1.0, 0.0, 0.5]) == 0.5 and mean_or_none([]) is None
+    assert shares(["extractive", "generated", "extractive", "abstained"]) == {
+        "extractive": 0.5,
+        "generated": 0.25,
+        "abstained": 0.25,
+    }

@@ -69,9 +69,8 @@ def test_refresh_follows_additions_changes_and_deletions(services, folder):
     first = refresh(services, source)
     assert first.counts == {"added": 3, "updated": 0, "deleted": 0, "unchanged": 0, "failed": 0, "chunks": 3}
     assert first.total == first.done == 3
-    assert {d.source for d in services.registry.list()} == {
-        str(folder / p) for p in ("alpha.md", "sub/beta.txt", "sub/gamma.txt")
-    }
+    # Named after the folder and the path inside it, as `rag ingest docs` names them.
+    assert {d.source for d in services.registry.list()} == {"docs/alpha.md", "docs/sub/beta.txt", "docs/sub/gamma.txt"}
 
     # Nothing changed: no file is even read.
     reads = []
@@ -82,7 +81,7 @@ def test_refresh_follows_additions_changes_and_deletions(services, folder):
     services.indexer.ingest_many = original
 
     # Touched but same bytes: read and hashed, no new version.
-    alpha = services.registry.find_by_source(str(folder / "alpha.md"))
+    alpha = services.registry.find_by_source("docs/alpha.md")
     os.utime(folder / "alpha.md", (time.time() + 5, time.time() + 5))
     third = refresh(services, source)
     assert third.counts["unchanged"] == 3 and services.registry.get(alpha.id).version == 1
@@ -99,7 +98,7 @@ def test_refresh_follows_additions_changes_and_deletions(services, folder):
         1,
     )
     assert services.registry.get(alpha.id).version == 2
-    assert services.registry.find_by_source(str(folder / "sub" / "gamma.txt")) is None
+    assert services.registry.find_by_source("docs/sub/gamma.txt") is None
     assert services.indexer.verify() == []
     assert {c.version for c in services.store.chunks_of(alpha.id)} == {2}
 
@@ -137,7 +136,7 @@ def test_identical_files_share_a_document_until_both_are_gone(services, folder):
 def test_a_file_changed_into_a_copy_of_another_drops_its_old_document(services, folder):
     source, _ = services.sources.add(str(folder), refresh=False)
     refresh(services, source)
-    gamma = services.registry.find_by_source(str(folder / "sub" / "gamma.txt"))
+    gamma = services.registry.find_by_source("docs/sub/gamma.txt")
     write(folder / "sub" / "gamma.txt", (folder / "sub" / "beta.txt").read_text(), mtime=time.time() + 10)
     job = refresh(services, source)
     assert job.counts["updated"] == 1
@@ -153,6 +152,43 @@ def test_a_missing_folder_does_not_delete_its_documents(services, folder, tmp_pa
     done = services.jobs.run_refresh(job)
     assert done.counts["failed"] == 1 and "does not exist" in done.errors[0].error
     assert services.registry.count() == 3
+
+
+def test_documents_of_a_source_named_by_absolute_path_are_renamed_by_the_next_refresh(services, folder):
+    source, _ = services.sources.add(str(folder), refresh=False)
+    refresh(services, source)
+    before = {d.source: d for d in services.registry.list()}
+    # An index made before names were relative: the same documents under their files' absolute paths.
+    for name, document in before.items():
+        services.registry.publish(
+            document.id,
+            source=str(folder / name.removeprefix("docs/")),
+            version=document.version,
+            content_hash=document.content_hash,
+            media_type=document.media_type,
+            size_bytes=document.size_bytes,
+            chunk_count=document.chunk_count,
+        )
+    job = refresh(services, source)  # no file changed, yet each is read once more and renamed
+    assert job.counts["unchanged"] == 3 and job.counts["added"] == job.counts["deleted"] == 0
+    after = {d.source: d for d in services.registry.list()}
+    assert sorted(after) == sorted(before) and {d.id for d in after.values()} == {d.id for d in before.values()}
+    assert {c.source for c in services.store.chunks_of_any(10)} == set(before)
+    assert services.indexer.verify() == []
+    reads = []
+    original = services.indexer.ingest_many
+    services.indexer.ingest_many = lambda items, cb=None, **kw: original(reads.extend(items) or [], cb, **kw)
+    refresh(services, source)
+    assert reads == []  # renamed once: from then on an unchanged folder is not read
+
+
+def test_two_sources_of_one_collection_cannot_share_a_folder_name(services, folder, tmp_path):
+    services.sources.add(str(folder), refresh=False)
+    namesake = tmp_path / "elsewhere" / "docs"
+    namesake.mkdir(parents=True)
+    with pytest.raises(SourceConflict, match="same folder name 'docs'"):
+        services.sources.add(str(namesake), refresh=False)
+    services.sources.add(str(namesake), refresh=False, collection="other")  # another collection: other names
 
 
 def test_source_paths_are_checked(services, folder, tmp_path):
@@ -362,7 +398,7 @@ def test_watch_mode_refreshes_soon_after_a_change(services, folder):
             raise AssertionError(f"no refresh after the change: {services.registry.last_job(source.id)}")
     finally:
         services.jobs.shutdown()
-    assert services.registry.find_by_source(str(folder / "sub" / "new.md")) is not None
+    assert services.registry.find_by_source("docs/sub/new.md") is not None
 
 
 def test_a_running_job_whose_lease_lapsed_is_failed(services, folder):

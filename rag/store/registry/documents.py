@@ -111,13 +111,16 @@ class Documents(RegistryPart):
         media_type: str,
         size_bytes: int,
         chunk_count: int,
+        source: str | None = None,
     ) -> DocumentRecord:
-        """Make ``version`` the visible one, in a single row update."""
+        """Make ``version`` the visible one, in a single row update; ``source`` renames the document with it."""
+        renamed = {} if source is None else {"source": source}
         with self.engine.begin() as conn:
             conn.execute(
                 update(documents)
                 .where(documents.c.id == document_id)
                 .values(
+                    **renamed,
                     version=version,
                     status=DocumentStatus.ready.value,
                     content_hash=content_hash,

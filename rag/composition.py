@@ -1,0 +1,427 @@
+"""Composed answers: several evidence sentences, chosen for coverage, each quoted and cited on its own.
+
+With the bundled 135M model an answer of several facts cannot be left to the model: given three facts it writes
+one sentence, and given whole chunks it invents (../shared/PLATFORM.md). But a list, the steps of a procedure, a
+summary, a comparison, a yes or no and an explanation can be composed from the documents' own sentences, each
+quoted verbatim, so every sentence of the answer is backed by the sentence it cites. What is chosen:
+
+1. the best evidence sentence, and every sentence that scores nearly as well (within ``MARGIN`` of it), in the
+   order of maximal marginal relevance: one that says again what a chosen one says (``REDUNDANT``) is skipped;
+2. for a list or steps, when the source is a list, the whole list: the sentence that introduces it and its items
+   (short items too), in the document's order; when the best sentence heads a section whose subsections are the
+   items ("Types of flexible schedules" > "Flexitour", "Gliding", ...), one sentence of each, named by its heading;
+3. for a comparison, a sentence on each thing compared (or from a second document, when the question does not
+   name them);
+4. for a yes/no question, the verdict the best evidence gives: "No" when it negates what the question asks
+   ("Wildcard imports ... are not used"), "Yes" when it states it plainly, and otherwise no verdict but "The
+   documents say:" before the evidence.
+
+The shape (how many sentences, the documents' order or relevance, a list or prose) comes from the question's type
+(rag/question.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.evidence import Evidence, Ranked
+from rag.question import Question
+from rag.text import Sentence, content_words, split_sentences
+from rag.types import RetrievedChunk, SentenceSupport
+from rag.verification import Verified
+
+# A sentence joins the answer when it scores within MARGIN of the best one; fitted on the odd-numbered English
+# questions of realq-dev and checked on the even ones (docs/evaluation.md).
+MARGIN = 0.12
+# A comparison that names no sides draws on a second document when its best sentence scores this close.
+WIDE_MARGIN = 0.25
+# Sentences quoted on each side of a comparison that names its sides.
+SIDE_SENTENCES = 2
+# The whole of a list is quoted for a list or steps question when its introduction or an item scores this close to
+# the best sentence.
+LIST_MARGIN = 0.3
+# Maximal marginal relevance: relevance against similarity to what is already chosen.
+MMR_LAMBDA = 0.75
+# Two sentences this similar (cosine of their vectors) say the same thing: the second is not quoted.
+REDUNDANT = 0.9
+# How much a sentence gains when the heading of its section names what the question asks about ("Severity
+# levels" for "Summarize the severity levels"), per share of the question's content words in that heading.
+SECTION_WEIGHT = 0.1
+# A yes or no needs the best evidence (with its section's heading) to share this much of the question's content
+# words, leaving out the words that only ask whether something holds ("ok", "allowed", "valid").
+VERDICT_OVERLAP = 0.5
+UNSURE = "The documents say:"
+_PREDICATES = frozenset(
+    content_words(
+        "ok okay fine allowed permitted acceptable possible valid correct right true good bad wrong required "
+        "necessary needed mandatory recommended supported safe legal enough"
+    )
+)
+
+_ITEM_PREFIX = re.compile(r"[ \t]*(?:(?P<bullet>[-*+•])|(?P<number>\d{1,3})[.)])[ \t]+(?:\*\*|__)?")
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nothing|nobody|neither|nor|cannot|without|forbidden|prohibited|disallowed|avoid)\b"
+    r"|n't\b|不|没有|沒有|禁止|无需|無需|勿",
+    re.IGNORECASE,
+)
+# Words that make a statement conditional: "acceptable only with the VPN on" is not a plain yes.
+_CONDITION = re.compile(r"\b(?:only|unless|except|if|when|provided|depends|sometimes|usually)\b", re.IGNORECASE)
+# A sentence that opens with one of these continues the one before it ("Currently, this supports gzip, ...").
+# A sentence that refers back in its first few words continues the one before it ("Currently, this supports gzip,
+# ...", "You can achieve this with the `--sort path` flag").
+_CONTINUES = re.compile(
+    r"^(?:[\w`'-]+,?\s+){0,3}(?:this|these|those|it|its|they|their|such|both|the latter|the former)\b"
+    r"|^(?:in that case|otherwise|each of these|all of these)\b",
+    re.IGNORECASE,
+)
+_HTML_HEADING = re.compile(r"\s*<h[1-6]\b", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>|\]\([^)]*\)|`[^`]*`")
+_AUXILIARY = re.compile(
+    r"^\s*(?:is|are|am|was|were|do|does|did|can|could|should|would|will|shall|may|might|must|has|have|had)\b\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One sentence of a composed answer: the evidence it quotes, how it is shown, and where."""
+
+    sentence: Sentence
+    score: float
+    label: str | None = None  # a heading that names the item ("Flexitour"), shown before it
+    item: bool = False  # a list item in its source
+    numbered: bool = False  # of a numbered list
+
+
+def list_marker(sentence: Sentence) -> re.Match[str] | None:
+    """The list marker ("- ", "2. ") the sentence's line starts with, when the sentence opens a list item."""
+    chunk = sentence.chunk
+    offset = sentence.start - chunk.start
+    line_start = chunk.text.rfind("\n", 0, offset) + 1
+    return _ITEM_PREFIX.fullmatch(chunk.text, line_start, offset)
+
+
+Item = tuple[Sentence, re.Match[str]]
+Following = Callable[[RetrievedChunk], "RetrievedChunk | None"]
+
+
+@dataclass(frozen=True)
+class ListRun:
+    """A run of consecutive list items in a chunk (short ones too), with the sentence that introduces the list
+    when the one right before it ends with a colon; ``open`` when the list runs to the end of the chunk."""
+
+    intro: Sentence | None
+    items: list[Item]
+    open: bool
+    first: bool  # the chunk starts inside this list (no sentence before its first item)
+
+
+def _key(sentence: Sentence) -> tuple[str, int]:
+    return sentence.chunk.document_id, sentence.start
+
+
+def list_runs(chunk: RetrievedChunk) -> list[ListRun]:
+    """The lists of a chunk, in order."""
+    runs: list[ListRun] = []
+    previous: Sentence | None = None
+    items: list[Item] = []
+    intro: Sentence | None = None
+    first = False
+    for n, s in enumerate(split_sentences(chunk, min_words=1)):
+        marker = list_marker(s)
+        if marker is not None:
+            if not items:
+                intro = previous if previous is not None and previous.flat.endswith((":", "：")) else None
+                first = n == 0
+            items.append((s, marker))
+        elif items and previous is not None and "\n" in chunk.text[previous.end - chunk.start : s.start - chunk.start]:
+            runs.append(ListRun(intro, items, False, first))  # a new paragraph ends the list, an item's own
+            items, intro = [], None  # second sentence does not
+        previous = s
+    if items:
+        runs.append(ListRun(intro, items, True, first))
+    return runs
+
+
+def list_of(sentence: Sentence, following: Following | None = None) -> tuple[Sentence | None, list[Item]] | None:
+    """The list (introduction and items) that ``sentence`` introduces or is an item of, when it has two items.
+    A list that runs to the end of its chunk goes on in the next chunk of the document (``following``)."""
+    for run in list_runs(sentence.chunk):
+        keys = {_key(s) for s, _ in run.items}
+        if _key(sentence) not in keys and (run.intro is None or _key(run.intro) != _key(sentence)):
+            continue
+        items = run.items
+        after = following(sentence.chunk) if following is not None and run.open else None
+        if after is not None:
+            more = list_runs(after)
+            if more and more[0].first:
+                last = items[-1][0].start
+                items = items + [(s, m) for s, m in more[0].items if s.start > last]
+        return (run.intro, items) if len(items) >= 2 else None
+    return None
+
+
+def quotable(sentence: Sentence) -> bool:
+    """Whether a sentence can stand in an answer: not a heading (it names a topic, and labels items instead), not
+    a question (a FAQ's "How do I search compressed files?"), and words beyond markup."""
+    text = _TAG.sub(" ", sentence.text).strip()
+    if sentence.heading or _HTML_HEADING.match(sentence.text) or text.rstrip("*_ ").endswith(("?", "？")):
+        return False
+    return len(re.findall(r"\w+", text)) >= 3
+
+
+def _title(section: str | None) -> str:
+    return section.rsplit(" > ", 1)[-1] if section else ""
+
+
+def section_share(asked: set[str], sentence: Sentence) -> float:
+    """The share of the question's content words that the heading of the sentence's section holds."""
+    return len(asked & content_words(_title(sentence.section))) / len(asked) if asked else 0.0
+
+
+def _next_in_paragraph(ranked: Ranked, i: int) -> int | None:
+    """The sentence right after sentence ``i`` in the same paragraph, when the pool has it."""
+    j = i + 1
+    if j >= len(ranked.sentences):
+        return None
+    s, t = ranked.sentences[i], ranked.sentences[j]
+    if s.chunk is not t.chunk or t.start < s.end:
+        return None
+    between = s.chunk.text[s.end - s.chunk.start : t.start - s.chunk.start]
+    return j if "\n\n" not in between and list_marker(t) is None else None
+
+
+class Composer:
+    """Chooses and orders the sentences of a composed answer from the ranked evidence, and renders it."""
+
+    def __init__(
+        self,
+        margin: float = MARGIN,
+        redundant: float = REDUNDANT,
+        mmr_lambda: float = MMR_LAMBDA,
+        following: Following | None = None,
+    ) -> None:
+        self.margin = margin
+        self.redundant = redundant
+        self.mmr_lambda = mmr_lambda
+        self.following = following  # the chunk after a given one in its document (None: lists end with the chunk)
+
+    # --- choosing -----------------------------------------------------------------------------------------------
+
+    def choose(self, question: Question, ranked: Ranked) -> list[Part]:
+        """The sentences of the answer, in the order they are shown."""
+        shape = question.shape
+        if not ranked.sentences:
+            return []
+        asked = content_words(question.text)
+        relevance = ranked.scores + SECTION_WEIGHT * np.array(
+            [section_share(asked, s) for s in ranked.sentences], dtype=np.float32
+        )
+        candidates = [i for i, s in enumerate(ranked.sentences) if quotable(s)] or list(range(len(ranked.sentences)))
+        order = sorted(candidates, key=lambda i: -float(relevance[i]))
+        best = float(relevance[order[0]])
+        chosen: list[int] = [order[0]]
+        if question.type == "comparison":
+            chosen += self._other_sides(question, ranked, order, relevance, best)
+        pool = [i for i in order if relevance[i] >= best - self.margin and i not in chosen]
+        while pool and len(chosen) < shape.sentences:
+            pick = max(pool, key=lambda i: self._mmr(relevance, ranked, i, chosen))
+            pool.remove(pick)
+            if self._similarity(ranked, pick, chosen) < self.redundant:
+                chosen.append(pick)
+        chosen = self._with_continuations(ranked, chosen)
+        parts = [Part(ranked.sentences[i], float(ranked.scores[i])) for i in chosen]
+        if shape.as_list:
+            parts = self._whole_list(parts, ranked, relevance, best, shape.sentences)
+        if shape.document_order:
+            parts = self._in_document_order(parts)
+        return parts
+
+    @staticmethod
+    def _with_continuations(ranked: Ranked, chosen: list[int]) -> list[int]:
+        """Each chosen sentence followed by the sentences of its paragraph that continue it ("This ...")."""
+        out: list[int] = []
+        for i in chosen:
+            if i in out:
+                continue
+            out.append(i)
+            j = _next_in_paragraph(ranked, i)
+            while j is not None and j not in out and _CONTINUES.match(ranked.sentences[j].text):
+                out.append(j)
+                j = _next_in_paragraph(ranked, j)
+        return out
+
+    def _mmr(self, relevance: np.ndarray, ranked: Ranked, i: int, chosen: list[int]) -> float:
+        return self.mmr_lambda * float(relevance[i]) - (1 - self.mmr_lambda) * self._similarity(ranked, i, chosen)
+
+    @staticmethod
+    def _similarity(ranked: Ranked, i: int, chosen: list[int]) -> float:
+        return max(float(ranked.vectors[i] @ ranked.vectors[j]) for j in chosen) if chosen else 0.0
+
+    def _other_sides(
+        self, question: Question, ranked: Ranked, order: list[int], relevance: np.ndarray, best: float
+    ) -> list[int]:
+        """For a comparison, the best sentence on each compared thing that the best sentence does not cover (in
+        its words or its section's heading); when the question names none, the best sentence of a second
+        document."""
+        if not question.compared:
+            eligible = [i for i in order if relevance[i] >= best - WIDE_MARGIN]
+            first = ranked.sentences[order[0]].chunk.document_id
+            other = next((i for i in eligible if ranked.sentences[i].chunk.document_id != first), None)
+            return [other] if other is not None else []
+        # The question names what it compares. A section headed by the thing describes it first, so its opening
+        # sentences are quoted; otherwise the best sentences that name it, however they score against the whole.
+        added: list[int] = []
+        for thing in question.compared:
+            words = content_words(thing)
+            if not words:
+                continue
+            headed = sorted(
+                (i for i in order if words <= content_words(_title(ranked.sentences[i].section))),
+                key=lambda i: (ranked.sentences[i].chunk.document_id, ranked.sentences[i].start),
+            )
+
+            def mentions(i: int, words: set[str] = words) -> bool:
+                s = ranked.sentences[i]
+                return len(words & content_words(f"{_title(s.section)} {s.text}")) * 2 >= len(words) + 1
+
+            side = headed or [i for i in order if mentions(i)]
+            have = sum(i in side for i in [order[0], *added])
+            for i in side:
+                if have >= SIDE_SENTENCES:
+                    break
+                if i not in added and i != order[0]:
+                    added.append(i)
+                    have += 1
+        return added
+
+    def _whole_list(
+        self, parts: list[Part], ranked: Ranked, relevance: np.ndarray, best: float, limit: int
+    ) -> list[Part]:
+        """When the answer's best sentences, or a sentence of the pool nearly as good (``LIST_MARGIN``), introduce a
+        list or are items of one, the whole list: its introduction and its items (from the chunk itself: short
+        items are not evidence sentences); else, when the best sentence heads a section with subsections, one
+        sentence of each."""
+        known = {_key(s): float(ranked.scores[i]) for i, s in enumerate(ranked.sentences)}
+        document = parts[0].sentence.chunk.document_id
+        near = [
+            ranked.sentences[i]
+            for i in np.argsort(-relevance, kind="stable")
+            if relevance[i] >= best - LIST_MARGIN and quotable(ranked.sentences[i])
+        ]
+        heads = [s for s in [*(p.sentence for p in parts[:3]), *near] if s.chunk.document_id == document]
+        for head in heads:
+            found = list_of(head, self.following)
+            if found is None:
+                continue
+            intro, items = found
+            listed = [
+                Part(s, known.get(_key(s), parts[0].score), item=True, numbered=bool(m.group("number")))
+                for s, m in items[:limit]
+            ]
+            if intro is not None:
+                listed.insert(0, Part(intro, known.get(_key(intro), parts[0].score)))
+            keys = {_key(p.sentence) for p in listed}
+            rest = [p for p in parts if _key(p.sentence) not in keys]
+            return [*listed, *rest][: len(listed) + 2]
+        children = self._subsections(parts[0].sentence, ranked, best)
+        if len(children) >= 2:
+            keys = {_key(p.sentence) for p in children}
+            return [parts[0], *children, *(p for p in parts[1:] if _key(p.sentence) not in keys)][: limit + 1]
+        return parts
+
+    @staticmethod
+    def _subsections(head: Sentence, ranked: Ranked, best: float) -> list[Part]:
+        """One sentence (the best) of each subsection of the section ``head`` opens, labelled by its heading."""
+        if not head.section:
+            return []
+        prefix = head.section + " > "
+        by_child: dict[str, int] = {}
+        for i, s in enumerate(ranked.sentences):
+            if s.section and s.section.startswith(prefix) and ranked.scores[i] >= best - WIDE_MARGIN:
+                child = s.section[len(prefix) :].split(" > ")[0]
+                if child not in by_child or ranked.scores[i] > ranked.scores[by_child[child]]:
+                    by_child[child] = i
+        return [Part(ranked.sentences[i], float(ranked.scores[i]), label=child) for child, i in by_child.items()]
+
+    @staticmethod
+    def _in_document_order(parts: list[Part]) -> list[Part]:
+        """Documents in the order their first sentence is chosen; within one, the document's own order."""
+        rank: dict[str, int] = {}
+        for p in parts:
+            rank.setdefault(p.sentence.chunk.document_id, len(rank))
+        return sorted(parts, key=lambda p: (rank[p.sentence.chunk.document_id], p.sentence.start))
+
+    # --- rendering ----------------------------------------------------------------------------------------------
+
+    def compose(self, question: Question, ranked: Ranked) -> Verified:
+        """The composed answer: the chosen sentences, each quoted and cited [1].. in the order they appear."""
+        parts = self.choose(question, ranked)
+        cited: list[Evidence] = []
+        markers: dict[tuple[str, int], int] = {}
+        sentences: list[SentenceSupport] = []
+        lines: list[str] = []
+        for part in parts:
+            key = _key(part.sentence)
+            if key not in markers:
+                markers[key] = len(markers) + 1
+                cited.append(Evidence(part.sentence, part.score, markers[key]))
+            marker = markers[key]
+            text = part.sentence.flat
+            if part.label and part.label.lower() not in text.lower():
+                text = f"{part.label}: {text}"
+            sentences.append(SentenceSupport(text=text, supported=True, support=1.0, citations=[marker]))
+            lines.append(f"{text} [{marker}]")
+        if question.type == "yes_no" and parts:
+            verdict = yes_or_no(question, parts[0].sentence)
+            lead = f"{verdict}." if verdict else UNSURE
+            if verdict and not re.match(rf"{verdict}\b", parts[0].sentence.flat, re.IGNORECASE):
+                sentences.insert(0, SentenceSupport(text=lead, supported=True, support=1.0, citations=[1]))
+                lines[0] = f"{lead} {lines[0]}"
+            elif not verdict:
+                lines[0] = f"{lead} {lines[0]}"
+        return Verified(self._layout(question, parts, lines), "composed", cited, sentences, [])
+
+    @staticmethod
+    def _layout(question: Question, parts: Sequence[Part], lines: list[str]) -> str:
+        """Prose, or a list when the answer quotes a list's items: "- item" (steps: "1. item") on lines of their
+        own, after the sentence that introduces them."""
+        listed = question.shape.as_list and sum(p.item or p.label is not None for p in parts) >= 2
+        if not listed:
+            return " ".join(lines)
+        out: list[str] = []
+        number = 0
+        in_list = False
+        for part, line in zip(parts, lines, strict=True):
+            if part.item or part.label is not None:
+                number += 1
+                numbered = question.type == "steps" or part.numbered
+                out.append(f"{number}. {line}" if numbered else f"- {line}")
+                in_list = True
+            elif out and not in_list:
+                out[-1] = f"{out[-1]} {line}"  # prose continues its paragraph
+            else:
+                out.append(line)
+                in_list = False
+        return "\n".join(out)
+
+
+def yes_or_no(question: Question, evidence: Sentence) -> str | None:
+    """ "Yes" or "No" when the best evidence settles the question, None when it does not clearly: it must share
+    most of the question's words, and a "Yes" must be unconditional. A question that offers alternatives ("A or
+    B?") gets no verdict."""
+    asked = _AUXILIARY.sub("", question.text)
+    if re.search(r"\bor\b|还是|還是", asked, re.IGNORECASE):
+        return None
+    words = content_words(asked) - _PREDICATES
+    found = content_words(f"{_title(evidence.section)} {evidence.text}")
+    if not words or len(words & found) / len(words) < VERDICT_OVERLAP:
+        return None
+    negated = bool(_NEGATION.search(evidence.text)) != bool(_NEGATION.search(asked))
+    if negated:
+        return "No"
+    return None if _CONDITION.search(evidence.text) else "Yes"

@@ -1,0 +1,212 @@
+"""What a question asks for, and so what shape its answer takes.
+
+A question for one fact ("How many hours ...?") is answered well by one sentence; a question for a list, the steps
+of a procedure, a summary, a comparison, a yes or no, or an explanation is not: scored on realistic questions
+(../shared/evaldata/realq-dev), one quoted sentence recovered 0.19 of the facts a list needed and 0.05 of a
+procedure's. So before answering, the question is classified by its wording (rules, English and Chinese cues:
+no model to train, and the cues are few and plain), and the type decides the answer's shape: how many evidence
+sentences it may draw on, whether they keep the documents' order, whether a list is shown as a list.
+
+The order of the checks matters where cues overlap: a summary or comparison cue wins over the wording of a
+yes/no question ("Can you summarize ...?"), and a procedure's "how do I" over an explanation's "how".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+QuestionType = Literal["fact", "number", "list", "steps", "summary", "comparison", "yes_no", "explanation"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How an answer to one type of question is built from evidence sentences."""
+
+    sentences: int  # the most evidence sentences the answer quotes (1: the single-fact path)
+    document_order: bool  # quote them in the order the documents give them (steps, list items), not by relevance
+    as_list: bool  # show them as a list when the source is one
+    composed: bool  # several sentences composed from evidence; False: one fact, phrased by the model
+
+
+SHAPES: dict[QuestionType, Shape] = {
+    "fact": Shape(1, False, False, False),
+    "number": Shape(1, False, False, False),
+    "list": Shape(10, True, True, True),
+    "steps": Shape(12, True, True, True),
+    "summary": Shape(5, True, False, True),
+    "comparison": Shape(4, False, False, True),
+    "yes_no": Shape(2, False, False, True),
+    "explanation": Shape(3, False, False, True),
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question, what it asks for, and for a comparison the things compared (as written in the question)."""
+
+    text: str
+    type: QuestionType
+    compared: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> Shape:
+        return SHAPES[self.type]
+
+
+def _cues(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
+_SUMMARY = _cues(
+    r"\bsummar(?:y|ies|ize|ise|ized|ised|izing|ising)\b",
+    r"\boverview\b",
+    r"\bin (?:short|brief|a nutshell)\b",
+    r"\bbriefly\b",
+    r"\btl;?dr\b",
+    r"\b(?:main|key) (?:points|ideas|takeaways|rules|changes)\b",
+    r"\bgist\b",
+    r"^\s*(?:please\s+)?(?:describe|outline)\b",
+    r"\bwhat (?:is|are) (?:\w+\s){1,6}about\s*\??$",
+    r"\bgive me (?:a|an) (?:summary|overview|rundown)\b",
+    r"总结|概括|概述|简述|总的来说|主要内容|归纳|簡述|總結",
+)
+_COMPARISON = _cues(
+    r"\bcompar(?:e|ed|es|ing|ison)\b",
+    r"\bdifferen(?:ce|ces|t) (?:between|from|than)\b",
+    r"\bdiffer(?:s)?\b",
+    r"\bhow (?:is|are|does|do) .+ (?:different|similar)\b",
+    r"\b(?:versus|vs\.?)\s",
+    r"\bsimilarit(?:y|ies)\b",
+    r"\bcontrast\b",
+    r"\b(?:better|worse|faster|slower|cheaper) than\b",
+    r"\bwhich (?:one |is |are )?(?:better|faster|preferred)\b",
+    r"\bmap (?:onto|to)\b",
+    r"\bcorrespond(?:s)? to\b",
+    r"\brelationship between\b",
+    r"相比|比较|比較|对比|對比|区别|區別|不同|差异|差異|异同|改进|改進",
+)
+_STEPS = _cues(
+    r"^\s*how (?:do|can|should|would|could|shall|must) (?:i|we|you|one)\b(?! know\b| tell\b)",
+    r"\bhow to\b",
+    r"\b(?:what|which) (?:are )?(?:the )?steps\b",
+    r"\bsteps (?:to|for|of|in|needed|required)\b",
+    r"\bstep[- ]by[- ]step\b",
+    r"\bprocedure\b",
+    r"\bprocess (?:for|of|to)\b",
+    r"\binstructions?\b",
+    r"\bwhat (?:should|do|must) (?:i|we) do\b",
+    r"\bwhat do i need to do\b",
+    r"\bwalk me through\b",
+    r"怎么|怎样|怎麼|怎樣|如何|步骤|步驟|流程|操作",
+)
+# Nouns that name a collection when a question asks for them in the plural ("What are the password requirements").
+_COLLECTIONS = (
+    r"types|kinds|sorts|categories|options|choices|alternatives|sections|parts|rules|requirements|steps|features|"
+    r"formats|levels|stages|phases|components|elements|benefits|advantages|disadvantages|drawbacks|limitations|"
+    r"differences|reasons|ways|methods|examples|items|fields|commands|flags|settings|exceptions|conditions|criteria|"
+    r"responsibilities|duties|roles|policies|guidelines|principles|tools|languages|fees|costs|services|platforms|"
+    r"dependencies|prerequisites|restrictions|limits|changes|improvements|risks|symptoms|tasks|members|documents"
+)
+_LIST = _cues(
+    r"^\s*(?:please\s+)?(?:list|enumerate|name (?:all|the|every|each))\b",
+    r"\blist (?:of|all|the|every)\b",
+    rf"\b(?:what|which) (?:are|were) (?:the |my |our |your |all )?(?:[\w-]+ ){{0,3}}(?:{_COLLECTIONS})\b",
+    rf"\b(?:what|which) (?:[\w-]+ ){{0,2}}(?:{_COLLECTIONS}) (?:of|are|were|do|does|did|can|go|should|must|will)\b",
+    r"\bwhat are (?:my|our|your|the) options\b",
+    r"\bwhich (?:[\w-]+ ){0,3}\w+(?<![sui])s (?:can|could|should|must|do|does|will|may) \w+",
+    r"\bin what order\b",
+    r"\ball (?:the )?(?:[\w-]+ ){0,2}\w+(?<![sui])s (?:that|which|who)\b",
+    r"哪些|有什么|有哪|列出|列举|列舉|几种|幾種",
+)
+_EXPLANATION = _cues(
+    r"^\s*why\b",
+    r"\bwhy (?:is|are|do|does|did|was|were|should|would|can|must)\b",
+    r"\bhow come\b",
+    r"\bexplain\b",
+    r"\bwhat (?:is|are) the (?:reason|reasons|purpose|point|rationale|benefit|benefits)\b",
+    r"\bwhat happens (?:when|if)\b",
+    r"\bwhat does .+ mean\b",
+    r"为什么|為什麼|为何|為何|原因|解释|解釋|好处|好處|意义|意義",
+)
+_HOW_MUCH = _cues(r"^\s*how (?:many|much)\b", r"^[^，,？?]*多少")
+_NUMBER = _cues(
+    r"\bhow (?:many|much|long|often|old|far|big|large|fast|tall|high|wide|deep)\b",
+    r"\b(?:what|which) (?:is|was|are) the (?:maximum|minimum|max|min|number|percentage|share|amount|size|limit|"
+    r"cost|price|length|population|rate|total)\b",
+    r"\bwhat (?:year|date|time|percentage)\b",
+    r"\bin what year\b",
+    r"多少|几个|幾個|几年|多大|多长|多長|多久|多高|多少钱",
+)
+# An auxiliary verb first asks for a yes or a no ("Are wildcard imports OK?"); in Chinese a closing 吗 or a
+# 是否/能不能 form does.
+_YES_NO = _cues(
+    r"^\s*(?:is|are|am|was|were|do|does|did|can|could|should|would|will|shall|may|might|must|has|have|had|"
+    r"isn't|aren't|doesn't|don't|didn't|can't|cannot|won't|shouldn't)\b",
+    r"吗\s*[？?]?\s*$|嗎\s*[？?]?\s*$|是否|能不能|可不可以|是不是|有没有|有沒有",
+)
+# "Can you / could you ..." is a request, not a yes/no question: what follows decides.
+_REQUEST = re.compile(r"^\s*(?:can|could|would|will) you (?:please )?", re.IGNORECASE)
+# "Are there any ... ?" asks for the things, not for a yes.
+_ANY = re.compile(r"^\s*(?:are|were) there (?:any )?\w+", re.IGNORECASE)
+_COMPARED = [
+    re.compile(r"\bdifference(?:s)? between (?P<a>.+?) and (?P<b>.+?)(?:\?|$|,| in | for | when )", re.IGNORECASE),
+    re.compile(r"\bcompare (?P<a>.+?) (?:and|with|to) (?P<b>.+?)(?:\?|$|,| in | for )", re.IGNORECASE),
+    re.compile(r"\bhow (?:is|are|does|do) (?P<a>.+?) differ(?:ent)? from (?P<b>.+?)(?:\?|$|,)", re.IGNORECASE),
+    re.compile(r"\bhow (?:is|are|does|do) (?P<a>.+?) (?:map|correspond)s? (?:onto|to) (?P<b>.+?)(?:\?|$|,)", re.I),
+    re.compile(r"(?P<a>[\w.+#-]+(?: [\w.+#-]+){0,3}) (?:vs\.?|versus) (?P<b>[\w.+#-]+(?: [\w.+#-]+){0,3})", re.I),
+    re.compile(r"(?P<a>\S+?)\s*相比(?:于|於)?\s*(?P<b>\S+?)(?:[，,？?]|有|在|的|$)"),
+    re.compile(r"(?P<a>\S+?)\s*(?:和|与|與|跟)\s*(?P<b>\S+?)\s*(?:的)?(?:区别|區別|不同|差异|差異|比较|對比|对比)"),
+]
+
+
+def compared_things(question: str) -> tuple[str, ...]:
+    """The two things a comparison question names ("a standard schedule", "a compressed schedule"), or ()."""
+    for pattern in _COMPARED:
+        match = pattern.search(question)
+        if match:
+            return tuple(
+                re.sub(r"^(?:the|a|an|our|my)\s+", "", match.group(g).strip(" '\"“”"), flags=re.IGNORECASE)
+                for g in ("a", "b")
+            )
+    return ()
+
+
+_CONTRACTIONS = [(re.compile(r"\b(what|who|how|where|which|that|it|there)'s\b", re.IGNORECASE), r"\1 is")]
+
+
+def _normalized(question: str) -> str:
+    """Straight apostrophes, contractions spelt out ("what's" is "what is"), a request's "can you" dropped."""
+    text = question.strip().replace("’", "'")
+    for pattern, repl in _CONTRACTIONS:
+        text = pattern.sub(repl, text)
+    return _REQUEST.sub("", text)
+
+
+def question_type(question: str) -> QuestionType:
+    """The type of answer a question asks for; ``fact`` when no cue says otherwise."""
+    text = _normalized(question)
+    if _SUMMARY.search(text):
+        return "summary"
+    if _HOW_MUCH.search(text):  # "How much less steam did A use compared to B?" asks for a number
+        return "number"
+    if _COMPARISON.search(text):
+        return "comparison"
+    if _STEPS.search(text):
+        return "steps"
+    if _LIST.search(text) or _ANY.search(text):
+        return "list"
+    if _EXPLANATION.search(text):
+        return "explanation"
+    if _NUMBER.search(text):
+        return "number"
+    if _YES_NO.search(text):
+        return "yes_no"
+    return "fact"
+
+
+def classify(question: str) -> Question:
+    """The question with its type and, for a comparison, what it compares."""
+    kind = question_type(question)
+    return Question(question, kind, compared_things(_normalized(question)) if kind == "comparison" else ())
