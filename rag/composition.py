@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.evidence import Evidence, Ranked
-from rag.question import Question
-from rag.text import Sentence, content_words, split_sentences
+from rag.question import Question, topic
+from rag.text import Sentence, content_words, numbers, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
 from rag.verification import Verified
 
@@ -44,16 +44,19 @@ SIDE_SENTENCES = 2
 # The whole of a list is quoted for a list or steps question when its introduction or an item scores this close to
 # the best sentence.
 LIST_MARGIN = 0.3
+# Chunks read after the best one for the subsections of its section (the items of a list of subsections).
+FOLLOW_CHUNKS = 6
 # Maximal marginal relevance: relevance against similarity to what is already chosen.
 MMR_LAMBDA = 0.75
 # Two sentences this similar (cosine of their vectors) say the same thing: the second is not quoted.
 REDUNDANT = 0.9
-# How much a sentence gains when the heading of its section names what the question asks about ("Severity
-# levels" for "Summarize the severity levels"), per share of the question's content words in that heading.
-SECTION_WEIGHT = 0.1
-# A yes or no needs the best evidence (with its section's heading) to share this much of the question's content
-# words, leaving out the words that only ask whether something holds ("ok", "allowed", "valid").
-VERDICT_OVERLAP = 0.5
+# A sentence is at least this share as relevant as the heading of its section is similar to what the question is
+# about: under "Severity levels", "SEV2: a major feature is broken ..." answers "Summarize the severity levels"
+# though it shares no word with it.
+SECTION_WEIGHT = 0.6
+# A yes or no needs the best evidence (with the headings it sits under) to hold this much of the question's
+# content words, leaving out the words that only ask whether something holds ("ok", "allowed", "valid").
+VERDICT_OVERLAP = 0.75
 UNSURE = "The documents say:"
 _PREDICATES = frozenset(
     content_words(
@@ -62,6 +65,7 @@ _PREDICATES = frozenset(
     )
 )
 
+_BARE_MARKER = re.compile(r"\d{1,3}[.)]|[-*+•]")  # a numbered item's "1." when it is split off as a sentence
 _ITEM_PREFIX = re.compile(r"[ \t]*(?:(?P<bullet>[-*+•])|(?P<number>\d{1,3})[.)])[ \t]+(?:\*\*|__)?")
 _NEGATION = re.compile(
     r"\b(?:not|never|no|none|nothing|nobody|neither|nor|cannot|without|forbidden|prohibited|disallowed|avoid)\b"
@@ -117,7 +121,7 @@ class ListRun:
     intro: Sentence | None
     items: list[Item]
     open: bool
-    first: bool  # the chunk starts inside this list (no sentence before its first item)
+    first: bool  # the chunk starts inside this list (no paragraph before its first item)
 
 
 def _key(sentence: Sentence) -> tuple[str, int]:
@@ -131,12 +135,14 @@ def list_runs(chunk: RetrievedChunk) -> list[ListRun]:
     items: list[Item] = []
     intro: Sentence | None = None
     first = False
-    for n, s in enumerate(split_sentences(chunk, min_words=1)):
+    sentences = [s for s in split_sentences(chunk, min_words=1) if not _BARE_MARKER.fullmatch(s.text)]
+    for s in sentences:
         marker = list_marker(s)
         if marker is not None:
             if not items:
                 intro = previous if previous is not None and previous.flat.endswith((":", "：")) else None
-                first = n == 0
+                # The chunk starts inside this list when nothing before its first item is a block of its own.
+                first = not runs and "\n\n" not in chunk.text[: s.start - chunk.start].strip()
             items.append((s, marker))
         elif items and previous is not None and "\n" in chunk.text[previous.end - chunk.start : s.start - chunk.start]:
             runs.append(ListRun(intro, items, False, first))  # a new paragraph ends the list, an item's own
@@ -158,11 +164,28 @@ def list_of(sentence: Sentence, following: Following | None = None) -> tuple[Sen
         after = following(sentence.chunk) if following is not None and run.open else None
         if after is not None:
             more = list_runs(after)
-            if more and more[0].first:
+            if more and more[0].first and more[0].items[0][0].section == items[-1][0].section:
                 last = items[-1][0].start
                 items = items + [(s, m) for s, m in more[0].items if s.start > last]
         return (run.intro, items) if len(items) >= 2 else None
     return None
+
+
+def _same_block(before: Sentence, after: Sentence) -> bool:
+    """Whether ``after`` goes on the paragraph or list item ``before`` is in (no blank line, no new item between)."""
+    if before.chunk is not after.chunk or after.start < before.end or list_marker(after) is not None:
+        return False
+    return "\n\n" not in before.chunk.text[before.end - before.chunk.start : after.start - before.chunk.start]
+
+
+_EMPHASIS = re.compile(r"\*\*|__")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\n]|\([^()\n]*\))*\)")
+
+
+def readable(text: str) -> str:
+    """A quoted sentence as the answer shows it: Markdown emphasis markers and link targets left out (the citation
+    keeps the exact quote)."""
+    return _EMPHASIS.sub("", _LINK.sub(r"\1", text))
 
 
 def quotable(sentence: Sentence) -> bool:
@@ -176,11 +199,6 @@ def quotable(sentence: Sentence) -> bool:
 
 def _title(section: str | None) -> str:
     return section.rsplit(" > ", 1)[-1] if section else ""
-
-
-def section_share(asked: set[str], sentence: Sentence) -> float:
-    """The share of the question's content words that the heading of the sentence's section holds."""
-    return len(asked & content_words(_title(sentence.section))) / len(asked) if asked else 0.0
 
 
 def _next_in_paragraph(ranked: Ranked, i: int) -> int | None:
@@ -204,11 +222,13 @@ class Composer:
         redundant: float = REDUNDANT,
         mmr_lambda: float = MMR_LAMBDA,
         following: Following | None = None,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
         self.margin = margin
         self.redundant = redundant
         self.mmr_lambda = mmr_lambda
         self.following = following  # the chunk after a given one in its document (None: lists end with the chunk)
+        self.embed = embed  # unit vectors of texts, to compare headings with the question (None: by shared words)
 
     # --- choosing -----------------------------------------------------------------------------------------------
 
@@ -217,10 +237,7 @@ class Composer:
         shape = question.shape
         if not ranked.sentences:
             return []
-        asked = content_words(question.text)
-        relevance = ranked.scores + SECTION_WEIGHT * np.array(
-            [section_share(asked, s) for s in ranked.sentences], dtype=np.float32
-        )
+        relevance = self.relevance(question, ranked)
         candidates = [i for i, s in enumerate(ranked.sentences) if quotable(s)] or list(range(len(ranked.sentences)))
         order = sorted(candidates, key=lambda i: -float(relevance[i]))
         best = float(relevance[order[0]])
@@ -233,13 +250,52 @@ class Composer:
             pool.remove(pick)
             if self._similarity(ranked, pick, chosen) < self.redundant:
                 chosen.append(pick)
+        if question.type == "steps":
+            chosen = self._whole_section(ranked, order, chosen, shape.sentences)
         chosen = self._with_continuations(ranked, chosen)
         parts = [Part(ranked.sentences[i], float(ranked.scores[i])) for i in chosen]
         if shape.as_list:
-            parts = self._whole_list(parts, ranked, relevance, best, shape.sentences)
+            reach = LIST_MARGIN if question.type in ("list", "steps") else 0.0  # a summary: the best one's list only
+            parts = self._whole_list(parts, ranked, relevance, best - reach, shape.sentences)
         if shape.document_order:
             parts = self._in_document_order(parts)
         return parts
+
+    @staticmethod
+    def _whole_section(ranked: Ranked, order: list[int], chosen: list[int], limit: int) -> list[int]:
+        """Steps written as paragraphs of one section ("How to use"): when most chosen sentences come from one
+        section, the section's other sentences too, up to ``limit``."""
+        sections = [ranked.sentences[i].section for i in chosen]
+        top = max(set(sections), key=sections.count)
+        if top is None or sections.count(top) < max(3, len(chosen) // 2 + 1):
+            return chosen
+        rest = [i for i in order if i not in chosen and ranked.sentences[i].section == top]
+        return chosen + rest[: max(0, limit - len(chosen))]
+
+    def relevance(self, question: Question, ranked: Ranked) -> np.ndarray:
+        """Each sentence's score, raised to what its section's heading earns (``SECTION_WEIGHT`` times the heading's
+        similarity to the question's topic): what a composed answer is chosen by, and what the evidence floor
+        compares for one."""
+        if not ranked.sentences:
+            return ranked.scores
+        titles = [_title(s.section) for s in ranked.sentences]
+        if self.embed is None:  # no embedder: the share of the topic's words the heading holds
+            asked = content_words(topic(question.text))
+            similarity = {t: len(asked & content_words(t)) / max(len(asked), 1) for t in set(titles)}
+        else:
+            named = sorted({t for t in titles if t})
+            vectors = self.embed([topic(question.text), *named]) if named else np.zeros((1, 1), dtype=np.float32)
+            similarity = {t: float(v @ vectors[0]) for t, v in zip(named, vectors[1:], strict=True)}
+        # Numbers tell sections apart where words do not ("Aurora 3.2" and "Aurora 3.0"): a heading that holds a
+        # number the question names is its topic; one that holds only other numbers is not.
+        asked_numbers = numbers(question.text)
+        if asked_numbers:
+            for t in similarity:
+                held = numbers(t)
+                if held:
+                    similarity[t] = 1.0 if held & asked_numbers else 0.0
+        lift = np.array([SECTION_WEIGHT * similarity.get(t, 0.0) if t else 0.0 for t in titles], dtype=np.float32)
+        return np.maximum(ranked.scores, lift)
 
     @staticmethod
     def _with_continuations(ranked: Ranked, chosen: list[int]) -> list[int]:
@@ -250,8 +306,12 @@ class Composer:
                 continue
             out.append(i)
             j = _next_in_paragraph(ranked, i)
-            while j is not None and j not in out and _CONTINUES.match(ranked.sentences[j].text):
-                out.append(j)
+            while j is not None and j not in out:
+                text = ranked.sentences[j].text
+                if _CONTINUES.match(text):
+                    out.append(j)
+                elif not text.startswith("("):  # an aside in brackets is passed over, not quoted
+                    break
                 j = _next_in_paragraph(ranked, j)
         return out
 
@@ -275,13 +335,12 @@ class Composer:
             return [other] if other is not None else []
         # The question names what it compares. A section headed by the thing describes it first, so its opening
         # sentences are quoted; otherwise the best sentences that name it, however they score against the whole.
-        added: list[int] = []
+        # What both sides' sections say alike ("You are scheduled to arrive ...") tells them apart in nothing.
+        sides: list[list[int]] = []
         for thing in question.compared:
             words = content_words(thing)
-            if not words:
-                continue
             headed = sorted(
-                (i for i in order if words <= content_words(_title(ranked.sentences[i].section))),
+                (i for i in order if words and words <= content_words(_title(ranked.sentences[i].section))),
                 key=lambda i: (ranked.sentences[i].chunk.document_id, ranked.sentences[i].start),
             )
 
@@ -289,31 +348,34 @@ class Composer:
                 s = ranked.sentences[i]
                 return len(words & content_words(f"{_title(s.section)} {s.text}")) * 2 >= len(words) + 1
 
-            side = headed or [i for i in order if mentions(i)]
+            sides.append(headed or [i for i in order if words and mentions(i)])
+        texts = [{ranked.sentences[i].flat for i in side} for side in sides]
+        added: list[int] = []
+        for n, side in enumerate(sides):
+            common = set().union(*(t for m, t in enumerate(texts) if m != n))
             have = sum(i in side for i in [order[0], *added])
             for i in side:
                 if have >= SIDE_SENTENCES:
                     break
-                if i not in added and i != order[0]:
+                if i not in added and i != order[0] and ranked.sentences[i].flat not in common:
                     added.append(i)
                     have += 1
         return added
 
     def _whole_list(
-        self, parts: list[Part], ranked: Ranked, relevance: np.ndarray, best: float, limit: int
+        self, parts: list[Part], ranked: Ranked, relevance: np.ndarray, floor: float, limit: int
     ) -> list[Part]:
-        """When the answer's best sentences, or a sentence of the pool nearly as good (``LIST_MARGIN``), introduce a
-        list or are items of one, the whole list: its introduction and its items (from the chunk itself: short
-        items are not evidence sentences); else, when the best sentence heads a section with subsections, one
-        sentence of each."""
+        """When the best sentence, or a sentence of its document scoring above ``floor``, introduces a list or is an
+        item of one, the whole list: its introduction and its items (from the chunk itself: short items are not
+        evidence sentences); else, when the best sentence heads a section with subsections, one sentence of each."""
         known = {_key(s): float(ranked.scores[i]) for i, s in enumerate(ranked.sentences)}
         document = parts[0].sentence.chunk.document_id
         near = [
             ranked.sentences[i]
             for i in np.argsort(-relevance, kind="stable")
-            if relevance[i] >= best - LIST_MARGIN and quotable(ranked.sentences[i])
+            if relevance[i] >= floor and quotable(ranked.sentences[i])
         ]
-        heads = [s for s in [*(p.sentence for p in parts[:3]), *near] if s.chunk.document_id == document]
+        heads = [s for s in [parts[0].sentence, *near] if s.chunk.document_id == document]
         for head in heads:
             found = list_of(head, self.following)
             if found is None:
@@ -326,27 +388,37 @@ class Composer:
             if intro is not None:
                 listed.insert(0, Part(intro, known.get(_key(intro), parts[0].score)))
             keys = {_key(p.sentence) for p in listed}
-            rest = [p for p in parts if _key(p.sentence) not in keys]
+            section = items[0][0].section  # other sentences only from the list's own section
+            rest = [p for p in parts if _key(p.sentence) not in keys and p.sentence.section == section]
             return [*listed, *rest][: len(listed) + 2]
-        children = self._subsections(parts[0].sentence, ranked, best)
+        children = self._subsections(parts[0].sentence, ranked)
         if len(children) >= 2:
             keys = {_key(p.sentence) for p in children}
             return [parts[0], *children, *(p for p in parts[1:] if _key(p.sentence) not in keys)][: limit + 1]
         return parts
 
-    @staticmethod
-    def _subsections(head: Sentence, ranked: Ranked, best: float) -> list[Part]:
-        """One sentence (the best) of each subsection of the section ``head`` opens, labelled by its heading."""
+    def _subsections(self, head: Sentence, ranked: Ranked) -> list[Part]:
+        """The first sentence of each subsection of the section ``head`` is in ("Types of flexible schedules" >
+        "Flexitour", "Gliding", ...), labelled by the subsection's heading; the chunks after ``head``'s are read
+        while they stay in the section (up to ``FOLLOW_CHUNKS``), since its subsections rarely fit one chunk."""
         if not head.section:
             return []
         prefix = head.section + " > "
-        by_child: dict[str, int] = {}
-        for i, s in enumerate(ranked.sentences):
-            if s.section and s.section.startswith(prefix) and ranked.scores[i] >= best - WIDE_MARGIN:
+        known = {_key(s): float(ranked.scores[i]) for i, s in enumerate(ranked.sentences)}
+        sentences = list(ranked.sentences)
+        chunk: RetrievedChunk | None = head.chunk
+        for _ in range(FOLLOW_CHUNKS):
+            chunk = self.following(chunk) if self.following is not None and chunk is not None else None
+            if chunk is None or not (chunk.heading or "").startswith(prefix):
+                break
+            sentences += split_sentences(chunk)
+        first: dict[str, Sentence] = {}
+        for s in sorted(sentences, key=lambda s: s.start):
+            if s.chunk.document_id == head.chunk.document_id and s.section and s.section.startswith(prefix):
                 child = s.section[len(prefix) :].split(" > ")[0]
-                if child not in by_child or ranked.scores[i] > ranked.scores[by_child[child]]:
-                    by_child[child] = i
-        return [Part(ranked.sentences[i], float(ranked.scores[i]), label=child) for child, i in by_child.items()]
+                if child not in first and quotable(s):
+                    first[child] = s
+        return [Part(s, known.get(_key(s), 0.0), label=child) for child, s in first.items()]
 
     @staticmethod
     def _in_document_order(parts: list[Part]) -> list[Part]:
@@ -371,7 +443,7 @@ class Composer:
                 markers[key] = len(markers) + 1
                 cited.append(Evidence(part.sentence, part.score, markers[key]))
             marker = markers[key]
-            text = part.sentence.flat
+            text = readable(part.sentence.flat)
             if part.label and part.label.lower() not in text.lower():
                 text = f"{part.label}: {text}"
             sentences.append(SentenceSupport(text=text, supported=True, support=1.0, citations=[marker]))
@@ -396,8 +468,11 @@ class Composer:
         out: list[str] = []
         number = 0
         in_list = False
+        previous: Part | None = None
         for part, line in zip(parts, lines, strict=True):
-            if part.item or part.label is not None:
+            if in_list and previous is not None and _same_block(previous.sentence, part.sentence):
+                out[-1] = f"{out[-1]} {line}"  # the item's own second sentence
+            elif part.item or part.label is not None:
                 number += 1
                 numbered = question.type == "steps" or part.numbered
                 out.append(f"{number}. {line}" if numbered else f"- {line}")
@@ -407,6 +482,7 @@ class Composer:
             else:
                 out.append(line)
                 in_list = False
+            previous = part
         return "\n".join(out)
 
 
@@ -418,7 +494,7 @@ def yes_or_no(question: Question, evidence: Sentence) -> str | None:
     if re.search(r"\bor\b|还是|還是", asked, re.IGNORECASE):
         return None
     words = content_words(asked) - _PREDICATES
-    found = content_words(f"{_title(evidence.section)} {evidence.text}")
+    found = content_words(f"{evidence.section or ''} {evidence.text}")
     if not words or len(words & found) / len(words) < VERDICT_OVERLAP:
         return None
     negated = bool(_NEGATION.search(evidence.text)) != bool(_NEGATION.search(asked))

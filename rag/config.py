@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     sentence_vectors: bool = Field(
         default=True,
         description="store the vectors of every chunk's sentences at ingest (rag/store/sentences.py): a chunk's "
-        "first sight then costs no sentence embedding at query time, for about 3x the ingest time; off: they are "
+        "first sight then costs no sentence embedding at query time, for 2.3-2.7x the ingest time; off: they are "
         "embedded when first needed",
     )
 
@@ -154,6 +154,15 @@ class Settings(BaseSettings):
         "generative one)",
     )
     evidence_sentences: int = Field(default=3, ge=1, le=20, description="sentences shown to the model")
+    compose_answers: bool = Field(
+        default=True,
+        description="answer questions that ask for a list, steps, a summary, a comparison, a yes or no or an "
+        "explanation with several evidence sentences, each quoted and cited (rag/composition.py); false: one "
+        "sentence for every question",
+    )
+    compose_chunks: int = Field(
+        default=6, ge=1, le=50, description="the fewest chunks retrieved for a composed answer (RAG_TOP_K when larger)"
+    )
     abstain_below: float | None = Field(
         default=0.4, ge=-1.0, le=1.0, description="abstain when the best evidence scores lower (None: never)"
     )

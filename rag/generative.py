@@ -38,7 +38,11 @@ from rag.verification import Support, Verified, check_support, strip_invalid_mar
 
 REFUSAL = "The sources do not say."
 
-SYSTEM_PROMPT = "You answer questions from the numbered sources you are given, and from nothing else."
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered sources. Copy names, numbers and dates exactly as the sources "
+    "give them, and after each sentence or list item put the number of its source, like [1]. "
+    f"If the sources do not answer the question, reply only: {REFUSAL}"
+)
 
 # What the answer should look like, by what the question asks for (rag/question.py). Said after the question, where
 # a small model heeds it best.
@@ -46,17 +50,12 @@ GUIDANCE: dict[QuestionType, str] = {
     "fact": "Answer in one or two sentences.",
     "number": "Answer in one or two sentences, with the number exactly as the sources give it.",
     "list": "List every item the sources give, each on its own line starting with '- '.",
-    "steps": "Give every step in the order the sources give them, each on its own line starting with '- '.",
+    "steps": "Say what to do, step by step in the order the sources give, each step on its own line starting with '- '.",
     "summary": "Summarize in a few sentences, drawing on every source that is relevant.",
     "comparison": "Say what each one is, one sentence each, then how they differ.",
     "yes_no": "Start with Yes or No, then give the reason from the sources.",
     "explanation": "Explain in two or three sentences.",
 }
-INSTRUCTIONS = (
-    "Answer the question using only the sources above. {guidance} Copy names, numbers and dates exactly. After "
-    "each sentence or item put the number of its source, like [1]. If the sources do not answer the question, "
-    f"reply only: {REFUSAL}"
-)
 
 # The model's markers: [1], [1, 2], [1][2].
 _MARKERS = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -90,15 +89,15 @@ def chunk_label(chunk: RetrievedChunk) -> str:
 
 
 def render_chunks(chunks: Sequence[RetrievedChunk]) -> str:
-    return "\n\n".join(f"[{n}] {chunk_label(c)}\n{c.text.strip()}" for n, c in enumerate(chunks, start=1))
+    """Each chunk after its number and, in parentheses, where it is from: a bare label line on its own was copied
+    into answers as if it were a list item."""
+    return "\n\n".join(f"[{n}] {c.text.strip()}\n(from {chunk_label(c)})" for n, c in enumerate(chunks, start=1))
 
 
 def build_chunk_prompt(family: PromptFamily, question: str, chunks: Sequence[RetrievedChunk]) -> str:
     """The chunks, the question, and what the answer should look like for this type of question."""
     guidance = GUIDANCE[classify(question).type]
-    user = f"Sources:\n\n{render_chunks(chunks)}\n\nQuestion: {question.strip()}\n\n" + INSTRUCTIONS.format(
-        guidance=guidance
-    )
+    user = f"Sources:\n\n{render_chunks(chunks)}\n\nQuestion: {question.strip()}\n\n{guidance}"
     return family.format(user=user, system=SYSTEM_PROMPT)
 
 

@@ -13,6 +13,8 @@ Each stage is a module of its own, and this class only calls them in order and r
      keep the draft's sentences the evidence backs, each cited to its sentence, else quote the best evidence);
    - anything else: composed from evidence (rag/composition.py: several sentences chosen for coverage, each
      quoted and cited on its own; a list as a list, steps in order, a yes or no when the evidence settles it);
+   - with a capable model (its profile, rag/models/profile.py, says generative): the model writes the answer from
+     the chunks whole and each of its sentences is verified (rag/generative.py), the above when none is supported;
 6. assemble (rag/answer.py): the ``Answer``, with structured citations.
 
 It depends only on the store and on the model ports (rag/models/ports.py), never on how documents got into the
@@ -31,6 +33,7 @@ from rag.abstention import Abstention
 from rag.answer import abstained, no_documents, verified_answer
 from rag.composition import Composer
 from rag.evidence import Evidence, EvidenceSelector, Ranked
+from rag.generative import ChunkPrompt, GenerativeAnswerer, is_refusal
 from rag.models.ports import GenerationParams, LanguageModel
 from rag.options import AnswerOptions, RequestDefaults
 from rag.prompt import build_rag_prompt, fit_to_window
@@ -55,15 +58,20 @@ class RAGPipeline:
         defaults: RequestDefaults,
         abstention: Abstention | None = None,
         composer: Composer | None = None,
+        compose_answers: bool = True,
         compose_chunks: int = 6,
+        generative: GenerativeAnswerer | None = None,
     ) -> None:
         self.retriever = retriever
         self.evidence = evidence
         self.llm = llm
         self.defaults = defaults
         self.abstention = abstention or Abstention()
-        self.composer = composer or Composer(following=self.following)
+        self.composer = composer or Composer(following=self.following, embed=evidence.embedder.embed_cached)
+        self.compose_answers = compose_answers  # False: every question gets the single-fact path (RAG_COMPOSE_ANSWERS)
         self.compose_chunks = compose_chunks  # the fewest chunks a composed answer draws on (RAG_COMPOSE_CHUNKS)
+        # A capable model's path (rag/generative.py, chosen by its profile): whole chunks in, each sentence verified.
+        self.generative = generative
 
     # --- the service's defaults, as the surfaces name them ---------------------------------------------------
 
@@ -101,7 +109,9 @@ class RAGPipeline:
         evidence = ranked.best(self.evidence.limit)
         timings.evidence_ms = elapsed_ms(started)
         best = round(evidence[0].score, 4)
-        if self.abstention.below_floor(evidence):
+        if self.composed(asked):  # a summary of a section may share no word with the question, only its heading
+            best = round(max(best, float(self.composer.relevance(asked, ranked).max())), 4)
+        if self.abstention.below_floor(best) or self.abstention.lacks_expected_answer(question, evidence):
             return abstained(self.abstention.text, timings, best, question_type=asked.type)
         started = time.perf_counter()
         answerable = self.abstention.answerability(question, evidence)
@@ -118,7 +128,9 @@ class RAGPipeline:
         more of a document than one fact), and for a comparison also the best chunks on each thing compared, so
         that both sides are there to quote."""
         retrieval = options.retrieval
-        if question.shape.composed and retrieval.top_k < self.compose_chunks:
+        if not self.composed(question):
+            return self.retriever.retrieve(question.text, retrieval, timings, collection)
+        if retrieval.top_k < self.compose_chunks:
             retrieval = retrieval.model_copy(update={"top_k": self.compose_chunks})
         chunks = self.retriever.retrieve(question.text, retrieval, timings, collection)
         if not chunks or not question.compared:
@@ -148,16 +160,43 @@ class RAGPipeline:
         trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in prepared.evidence[len(kept) :]))
         return Drafting(kept, prompt, params, trimmed)
 
-    def composes(self, prepared: Prepared) -> bool:
-        """Whether the answer is composed from evidence (several sentences) rather than one fact the model phrases.
+    def composed(self, question: Question) -> bool:
+        """Whether the question's answer is composed from evidence (several sentences) rather than one fact the
+        model phrases."""
+        return self.compose_answers and question.shape.composed
 
-        The seam for other answer paths: a capable model's profile (rag/models/profile.py) branches here."""
-        return prepared.question.shape.composed
+    def composes(self, prepared: Prepared) -> bool:
+        """Whether this answer is composed from evidence: the seam for other answer paths (a capable model's profile,
+        rag/models/profile.py, branches here)."""
+        return self.composed(prepared.question)
 
     def _finish(self, prepared: Prepared, verified: Verified, timings: Timings, trimmed: list[str]) -> Answer:
         return verified_answer(
             verified, timings, trimmed, prepared.evidence_score, prepared.answerability, prepared.question.type
         )
+
+    def _chunk_prompt(self, prepared: Prepared) -> ChunkPrompt:
+        """The generative path's prompt: the chunks whole, fitted to the profile's budget and the model's window."""
+        assert self.generative is not None
+        max_new_tokens = prepared.options.generation.max_new_tokens
+        return self.generative.prompt(prepared.question.text, prepared.chunks, max_new_tokens)
+
+    def _from_draft(self, prepared: Prepared, draft: str, chunk_prompt: ChunkPrompt, timings: Timings) -> Answer:
+        """The generative path's answer: the draft's supported sentences; an abstention when the model said that the
+        sources do not answer and nothing it wrote is supported; else the evidence path's answer."""
+        assert self.generative is not None
+        verified = self.generative.verify(prepared.question.text, draft, chunk_prompt)
+        if verified is not None:
+            return self._finish(prepared, verified, timings, chunk_prompt.trimmed)
+        if is_refusal(draft):
+            score, answerability, kind = prepared.evidence_score, prepared.answerability, prepared.question.type
+            return abstained(self.abstention.text, timings, score, answerability, kind)
+        if self.composes(prepared):
+            return self._finish(prepared, self.composer.compose(prepared.question, prepared.ranked), timings, [])
+        drafting = self._one_fact(prepared)
+        fallback = generation.generate(self.llm, drafting.prompt, drafting.params, Timings())
+        verified = verify(prepared.question.text, fallback, drafting.evidence)
+        return self._finish(prepared, verified, timings, drafting.trimmed)
 
     # --- answering ----------------------------------------------------------------------------------------------
 
@@ -177,6 +216,12 @@ class RAGPipeline:
         if isinstance(prepared, Answer):
             timings.total_ms = elapsed_ms(started_all)
             return prepared
+        if self.generative is not None:
+            chunk_prompt = self._chunk_prompt(prepared)
+            draft = generation.generate(self.llm, chunk_prompt.prompt, prepared.options.generation, timings)
+            answer = self._from_draft(prepared, draft, chunk_prompt, timings)
+            timings.total_ms = elapsed_ms(started_all)
+            return answer
         if self.composes(prepared):
             verified, trimmed = self.composer.compose(prepared.question, prepared.ranked), []
         else:
@@ -206,6 +251,13 @@ class RAGPipeline:
                 "answer",
                 prepared.model_dump(include={"answer", "answer_type", "question_type", "citations", "trimmed"}),
             )
+        elif self.generative is not None:
+            chunk_prompt = self._chunk_prompt(prepared)
+            stream = generation.stream(self.llm, chunk_prompt.prompt, prepared.options.generation, timings)
+            for delta in stream:
+                yield StreamEvent("delta", {"text": delta})
+            answer = self._from_draft(prepared, stream.text, chunk_prompt, timings)
+            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
         elif self.composes(prepared):
             verified = self.composer.compose(prepared.question, prepared.ranked)
             timings.first_token_ms = elapsed_ms(started_all)

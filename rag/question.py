@@ -35,8 +35,8 @@ SHAPES: dict[QuestionType, Shape] = {
     "number": Shape(1, False, False, False),
     "list": Shape(10, True, True, True),
     "steps": Shape(12, True, True, True),
-    "summary": Shape(5, True, False, True),
-    "comparison": Shape(4, False, False, True),
+    "summary": Shape(6, True, True, True),
+    "comparison": Shape(4, True, False, True),
     "yes_no": Shape(2, False, False, True),
     "explanation": Shape(3, False, False, True),
 }
@@ -117,6 +117,8 @@ _LIST = _cues(
     r"\bwhat are (?:my|our|your|the) options\b",
     r"\bwhich (?:[\w-]+ ){0,3}\w+(?<![sui])s (?:can|could|should|must|do|does|will|may) \w+",
     r"\bin what order\b",
+    r"\bwhat (?:is |has )?(?:changed|new)\b",
+    r"\bwhat (?:are|were) the (?:changes|new features)\b",
     r"\ball (?:the )?(?:[\w-]+ ){0,2}\w+(?<![sui])s (?:that|which|who)\b",
     r"哪些|有什么|有哪|列出|列举|列舉|几种|幾種",
 )
@@ -167,7 +169,7 @@ def compared_things(question: str) -> tuple[str, ...]:
         match = pattern.search(question)
         if match:
             return tuple(
-                re.sub(r"^(?:the|a|an|our|my)\s+", "", match.group(g).strip(" '\"“”"), flags=re.IGNORECASE)
+                re.sub(r"^(?:the|a|an|our|my)\s+", "", match.group(g).strip(" '\"“”.?!,;:"), flags=re.IGNORECASE)
                 for g in ("a", "b")
             )
     return ()
@@ -204,6 +206,21 @@ def question_type(question: str) -> QuestionType:
     if _YES_NO.search(text):
         return "yes_no"
     return "fact"
+
+
+# Words that say what kind of answer is wanted, not what it is about: left out of a question's topic.
+_CUE_WORDS = re.compile(
+    r"\b(?:please|can|could|would|you|give|me|tell|summar(?:y|ize|ise)|overview|brief(?:ly)?|describe|outline|"
+    r"list|enumerate|explain|compare|comparison|difference|differences|main|key|points|steps|step|what|which|"
+    r"are|is|the|a|an|of|how|do|does|i|we|our|my|to|for|about)\b|[?？!.,]",
+    re.IGNORECASE,
+)
+
+
+def topic(question: str) -> str:
+    """What the question is about, without the words that ask for a kind of answer: "Summarize the severity
+    levels" is about "severity levels". What a section's heading is compared with."""
+    return " ".join(_CUE_WORDS.sub(" ", _normalized(question)).split()) or question
 
 
 def classify(question: str) -> Question:

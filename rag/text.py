@@ -128,6 +128,8 @@ _BREAK = re.compile(
     r"|[.!?][\"'”’)]?(?P<stop>\s+)(?=[\"'“‘(\[A-Z0-9*_`])"
 )
 _BLOCK_START = re.compile(r"[-*+][ \t]|\d+[.)][ \t]|#|\||[^\n]* \| ")
+# A heading line ends its block even when text follows on the very next line ("## Definitions\n**Work ...").
+_HEADING_END = re.compile(r"^[ \t]*#{1,6}[ \t][^\n]*(\n)", re.MULTILINE)
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -232,6 +234,10 @@ def _ends_sentence(text: str, stop: int, after: int) -> bool:
     word = token.lower()
     if word in _NEVER_FINAL:
         return False
+    if token.isdigit() and not text[:begin].strip(" \t").endswith(tuple("abcdefghijklmnopqrstuvwxyz,;:")):
+        # "1. Open the portal": the marker of a numbered list item at the start of a line, not a sentence
+        if begin == 0 or text[:begin].rstrip(" \t").endswith("\n") or not text[:begin].strip():
+            return False
     if text[after].isdigit():  # "No. 5"; dot leaders before a page number ("Introduction ...... 3")
         return word not in _BEFORE_NUMBER and not token.endswith(".")
     if word in _MAYBE_FINAL or _INITIAL_OR_ACRONYM.fullmatch(token):
@@ -262,11 +268,12 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
         )
         if structural or _ends_sentence(text, begin, end):
             cuts.append((begin, end, structural))
+    at_cut = {c[0] for c in cuts}
+    headings = [(m.start(1), m.end(1), True) for m in _HEADING_END.finditer(text) if m.start(1) not in at_cut]
     if line_records:
-        at_cut = {c[0] for c in cuts}
         cuts += [(m.start(), m.end(), True) for m in re.finditer(r"\n", text) if m.start() not in at_cut]
-    if line_records or block_ends:
-        cuts = sorted(cuts + [(at, at, True) for at in block_ends])
+    if line_records or block_ends or headings:
+        cuts = sorted(cuts + headings + [(at, at, True) for at in block_ends])
     pieces: list[_Piece] = []
     position, opens = 0, True
     for begin, end, structural in cuts:

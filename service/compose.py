@@ -17,6 +17,7 @@ from ingest.source_service import SourceService
 from rag.abstention import Abstention
 from rag.config import Settings
 from rag.evidence import EvidenceSelector, chunk_embedding_texts, sentence_rules
+from rag.generative import GenerativeAnswerer
 from rag.keyword import KeywordIndex
 from rag.models.answerability import AnswerabilityModel
 from rag.models.embedder import SentenceEmbedder
@@ -120,6 +121,11 @@ def build(
             threshold=settings.abstain_below_answerability,
             text=settings.abstain_text,
         ),
+        compose_answers=settings.compose_answers,
+        compose_chunks=settings.compose_chunks,
+        generative=GenerativeAnswerer(llm, profile, lambda ids: store.get(ids)[0])
+        if profile.answers == "generative"
+        else None,
     )
     return services
 

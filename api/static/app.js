@@ -599,6 +599,7 @@ function renderAnswer(answer, streamed) {
 
   const kinds = {
     generated: ["generated", "Answer", "checked against the quoted sources."],
+    composed: ["composed", "Answer", "composed of sentences quoted from the documents, each cited."],
     extractive: [
       "extractive",
       "Quoted from the documents.",

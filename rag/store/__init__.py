@@ -1,1 +1,1 @@
-"""Where indexed data lives: chunk vectors in Chroma, document records in the registry database."""
+"""Where indexed data lives: chunk and sentence vectors in Chroma, document records in the registry database."""

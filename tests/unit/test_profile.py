@@ -10,6 +10,7 @@ from rag.config import Settings
 from rag.models.llm import LLM
 from rag.models.profile import (
     CAPABLE_PARAMETERS,
+    EVIDENCE,
     GENERATIVE,
     choose_profile,
     count_parameters,
@@ -129,8 +130,9 @@ def test_auto_rule():
 
 
 def test_generative_profile_answers_at_length():
-    assert GENERATIVE.max_answer_tokens > Settings().max_new_tokens
+    assert GENERATIVE.max_answer_tokens > EVIDENCE.max_answer_tokens
     assert GENERATIVE.max_chunks >= Settings().top_k
+    assert Settings().max_new_tokens is None  # unset: the profile decides
 
 
 def test_profile_of_loaded_models(tmp_path):

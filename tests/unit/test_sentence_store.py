@@ -2,9 +2,15 @@
 question, answers are the same as when the sentences are embedded at query time, and the records follow their
 chunks through new versions, deletes and crashes."""
 
+import json
+
+import chromadb
 import numpy as np
 import pytest
+from chromadb.config import Settings
+from typer.testing import CliRunner
 
+from api.cli import app, documents
 from rag.evidence import EvidenceSelector, chunk_embedding_texts
 from rag.store.sentences import SentenceStore, StoredSentenceVectors, text_keys
 from rag.types import ChunkRecord
@@ -142,9 +148,6 @@ def test_a_crash_between_chunks_and_sentence_vectors_is_reconciled(tmp_path, mon
 
 
 def test_lookup_skips_records_of_another_dimension(tmp_path):
-    import chromadb
-    from chromadb.config import Settings
-
     client = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
     store = SentenceStore(client.get_or_create_collection("test-sentences", embedding_function=None))
     record = ChunkRecord(
@@ -157,3 +160,15 @@ def test_lookup_skips_records_of_another_dimension(tmp_path):
     np.testing.assert_array_equal(found[int(text_keys(["b"])[0])], vectors[1])
     assert store.lookup(["d:1:0"], dimension=8) == {}
     assert store.chunk_ids("r") == {"d:1:0"} and store.chunk_ids("other") == set()
+
+
+def test_rag_check_reports_and_refreshes_chunks_without_sentence_vectors(tmp_path, monkeypatch):
+    services = _services(tmp_path, sentence_vectors=False)
+    services.indexer.sentence_texts = chunk_embedding_texts  # as `rag check` builds it, sentence vectors on
+    monkeypatch.setattr(documents, "build", lambda *_args, **_kwargs: services)
+    report = json.loads(CliRunner().invoke(app, ["check"]).stdout)
+    assert report["chunks_without_sentence_vectors"] == services.store.count() > 0
+    assert report["sentence_vectors_refreshed"] == 0 and report["problems"] == []
+    report = json.loads(CliRunner().invoke(app, ["check", "--refresh-sentences"]).stdout)
+    assert report["sentence_vectors_refreshed"] == services.store.count()
+    assert report["chunks_without_sentence_vectors"] == 0 and report["problems"] == []

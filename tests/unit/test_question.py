@@ -1,0 +1,103 @@
+"""What a question asks for (rag/question.py): realistic questions of each type, English and Chinese."""
+
+import pytest
+
+from rag.question import SHAPES, classify, compared_things, question_type, topic
+
+CASES = {
+    "fact": [
+        "Which password manager are we supposed to use?",
+        "What day of the week should we send the weekly ship?",
+        "Who is the head of engineering?",
+        "What is the secret ingredient in the tomato soup?",
+        "Where are the two offices?",
+        "What type of machine is a computational model that cannot branch?",  # singular "type of": one thing
+        "修复 bug 的提交应该用什么类型？",
+    ],
+    "number": [
+        "How many hours does a full-time TTS employee work in one pay period?",
+        "What's the maximum line length for Java code under Google style?",
+        "How long is the home-office stipend valid?",
+        "How much less steam did the Corliss engine use compared to the Watt engine?",  # a number, not a comparison
+        "ChatGLM-6B 不做量化、用 FP16 推理的话需要多少显存？",
+    ],
+    "list": [
+        "What are the password requirements for our TTS accounts?",
+        "What types of flexible schedules does GSA allow?",
+        "Which compressed file formats can ripgrep search?",
+        "What sections go into a weekly ship email?",
+        "In what order should the parts of a Java source file appear?",
+        "List the supported chart types.",
+        "Can you list the severity levels?",
+        "What changed in Aurora 3.2?",
+        "This Thursday is a holiday. What are my options?",
+        "ChatGLM-6B 目前有哪些局限性？",
+    ],
+    "steps": [
+        "How do I change my work schedule?",
+        "How can I do a search-and-replace across files with ripgrep?",
+        "What are the steps to request leave?",
+        "How to rotate the on-call schedule?",
+        "I shipped a breaking change in a minor release. What should I do now?",
+        "网络不好的时候，怎么从本地加载 ChatGLM-6B 模型？",
+    ],
+    "summary": [
+        "Summarize the severity levels",
+        "Give me an overview of the remote work policy.",
+        "Briefly, what does the travel policy say about trains?",
+        "为什么要用约定式提交？简单总结一下好处",
+    ],
+    "comparison": [
+        "What's the difference between a standard schedule and a compressed schedule?",
+        "How does SEV1 differ from SEV2?",
+        "Compare the Lisbon and Tallinn offices.",
+        "How do Conventional Commits types map onto SemVer version bumps?",
+        "ChatGLM2-6B 相比初代 ChatGLM-6B 有哪些改进？",
+    ],
+    "yes_no": [
+        "Are wildcard imports OK in our Java code?",
+        'Is "v1.2.3" a valid semantic version?',
+        "Does ripgrep support lookaround or backreferences?",
+        "Can I open customer data on my personal laptop?",
+        "Do I need approval to work abroad for a month?",
+        "可以在个人电脑上打开客户数据吗？",
+    ],
+    "explanation": [
+        "Why are 18F teams expected to send weekly ships?",
+        "What is a base schedule and why does it matter?",
+        "Explain the on-call escalation.",
+        "What is the purpose of the postmortem?",
+        "为什么 ripgrep 开启 PCRE2 后会变慢？",
+    ],
+}
+
+
+@pytest.mark.parametrize(("kind", "question"), [(k, q) for k, qs in CASES.items() for q in qs])
+def test_each_type_is_recognised(kind, question):
+    assert question_type(question) == kind
+
+
+def test_only_one_fact_and_numbers_take_the_single_sentence_path():
+    assert {k for k, shape in SHAPES.items() if not shape.composed} == {"fact", "number"}
+    assert SHAPES["steps"].document_order and SHAPES["list"].as_list
+    assert not SHAPES["yes_no"].document_order and not SHAPES["explanation"].document_order
+
+
+def test_a_comparison_names_what_it_compares():
+    assert compared_things("What's the difference between a standard schedule and a compressed schedule?") == (
+        "standard schedule",
+        "compressed schedule",
+    )
+    assert compared_things("How does SEV1 differ from SEV2?") == ("SEV1", "SEV2")
+    assert compared_things("Postgres vs MySQL for analytics?")[:2] == ("Postgres", "MySQL for analytics")
+    assert classify("Compare the Lisbon office with the Tallinn office.").compared == (
+        "Lisbon office",
+        "Tallinn office",
+    )
+    assert classify("Who is the head of engineering?").compared == ()
+
+
+def test_the_topic_leaves_out_the_words_that_ask_for_a_kind_of_answer():
+    assert topic("Summarize the severity levels") == "severity levels"
+    assert topic("What are the rules for working from abroad?") == "rules working from abroad"
+    assert topic("Summarize") == "Summarize"  # nothing left: the question itself
