@@ -6,18 +6,22 @@ summary, a comparison, a yes or no and an explanation can be composed from the d
 quoted verbatim, so every sentence of the answer is backed by the sentence it cites. What is chosen:
 
 1. the best evidence sentence, and every sentence that scores nearly as well (within ``MARGIN`` of it), in the
-   order of maximal marginal relevance: one that says again what a chosen one says (``REDUNDANT``) is skipped;
-2. for a list or steps, when the source is a list, the whole list: the sentence that introduces it and its items
-   (short items too), in the document's order; when the best sentence heads a section whose subsections are the
-   items ("Types of flexible schedules" > "Flexitour", "Gliding", ...), one sentence of each, named by its heading;
-3. for a comparison, a sentence on each thing compared (or from a second document, when the question does not
-   name them);
+   order of maximal marginal relevance: one that says again what a chosen one says (``REDUNDANT``) is skipped; a
+   sentence's relevance is at least what the heading of its section earns (``SECTION_WEIGHT``), and a sentence
+   that refers back ("Currently, this supports gzip, ...") comes with the one it continues;
+2. for a list, steps or a summary, when the source is a list, the whole list: the sentence that introduces it and
+   its items (short items too, and the items in the next chunk when the list runs on), in the document's order;
+   when the best sentence heads a section whose subsections are the items ("Types of flexible schedules" >
+   "Flexitour", "Gliding", ...), the first sentence of each, named by its heading; steps written as paragraphs of
+   one section, the section's sentences;
+3. for a comparison, the opening sentences of the sections headed by each thing compared (or the best sentences
+   that name it), leaving out what both say alike; a second document when the question names nothing;
 4. for a yes/no question, the verdict the best evidence gives: "No" when it negates what the question asks
    ("Wildcard imports ... are not used"), "Yes" when it states it plainly, and otherwise no verdict but "The
    documents say:" before the evidence.
 
 The shape (how many sentences, the documents' order or relevance, a list or prose) comes from the question's type
-(rag/question.py).
+(rag/question.py). Headings, questions (a FAQ's own) and boilerplate are never quoted.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.evidence import Evidence, Ranked
+from rag.evidence import Evidence, Ranked, with_heading
 from rag.question import Question, topic
 from rag.text import Sentence, content_words, numbers, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
@@ -74,7 +78,6 @@ _NEGATION = re.compile(
 )
 # Words that make a statement conditional: "acceptable only with the VPN on" is not a plain yes.
 _CONDITION = re.compile(r"\b(?:only|unless|except|if|when|provided|depends|sometimes|usually)\b", re.IGNORECASE)
-# A sentence that opens with one of these continues the one before it ("Currently, this supports gzip, ...").
 # A sentence that refers back in its first few words continues the one before it ("Currently, this supports gzip,
 # ...", "You can achieve this with the `--sort path` flag").
 _CONTINUES = re.compile(
@@ -437,6 +440,7 @@ class Composer:
         markers: dict[tuple[str, int], int] = {}
         sentences: list[SentenceSupport] = []
         lines: list[str] = []
+        several_sections = len({p.sentence.section for p in parts}) > 1
         for part in parts:
             key = _key(part.sentence)
             if key not in markers:
@@ -446,6 +450,8 @@ class Composer:
             text = readable(part.sentence.flat)
             if part.label and part.label.lower() not in text.lower():
                 text = f"{part.label}: {text}"
+            elif part.label is None and several_sections:  # bullets of two releases: each with its version
+                text = with_heading(part.sentence, text)
             sentences.append(SentenceSupport(text=text, supported=True, support=1.0, citations=[marker]))
             lines.append(f"{text} [{marker}]")
         if question.type == "yes_no" and parts:

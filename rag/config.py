@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         default="auto",
         description="answer path: evidence (answers composed from evidence sentences, for small models), generative "
         "(the model writes a cited answer from whole chunks, each sentence verified), or auto: evidence for the "
-        "bundled model and models under 0.3B parameters, generative otherwise and for RAG_LLM_URL "
+        "bundled model and models under 1B parameters, generative otherwise and for RAG_LLM_URL "
         "(rag/models/profile.py)",
     )
     llm_device: str = "CPU"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -74,6 +75,24 @@ def sentence_rules() -> str:
     except (OSError, TypeError):  # no source files: installed without them
         return "unknown"
     return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+_SECTION_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+")
+
+
+def numbered_heading(sentence: Sentence) -> str | None:
+    """The heading a sentence sits under, when it carries a number of its own (a version, a date, a limit:
+    "Aurora 3.2 (released 14 October 2026)", "4.4 Column limit: 100" without its "4.4"): what a reader needs
+    to know of a sentence shown out of place, as a changelog bullet needs its version. None otherwise."""
+    title = sentence.section.rsplit(" > ", 1)[-1] if sentence.section else ""
+    title = _SECTION_NUMBER.sub("", title).strip()
+    return title if re.search(r"\d", title) else None
+
+
+def with_heading(sentence: Sentence, text: str) -> str:
+    """``text`` (the sentence as shown) after its ``numbered_heading``, unless it already says it."""
+    heading = numbered_heading(sentence)
+    return f"{heading}: {text}" if heading and heading.lower() not in text.lower() else text
 
 
 def evidence_passage(evidence: Sequence[Evidence], limit: int = 3) -> str:

@@ -50,7 +50,8 @@ GUIDANCE: dict[QuestionType, str] = {
     "fact": "Answer in one or two sentences.",
     "number": "Answer in one or two sentences, with the number exactly as the sources give it.",
     "list": "List every item the sources give, each on its own line starting with '- '.",
-    "steps": "Say what to do, step by step in the order the sources give, each step on its own line starting with '- '.",
+    "steps": "Say what to do step by step, in the order the sources give, each step on its own line starting with "
+    "'- '.",
     "summary": "Summarize in a few sentences, drawing on every source that is relevant.",
     "comparison": "Say what each one is, one sentence each, then how they differ.",
     "yes_no": "Start with Yes or No, then give the reason from the sources.",
@@ -89,7 +90,7 @@ def chunk_label(chunk: RetrievedChunk) -> str:
 
 
 def render_chunks(chunks: Sequence[RetrievedChunk]) -> str:
-    """Each chunk after its number and, in parentheses, where it is from: a bare label line on its own was copied
+    """Each chunk after its number, then in parentheses where it is from: a label line before the text was copied
     into answers as if it were a list item."""
     return "\n\n".join(f"[{n}] {c.text.strip()}\n(from {chunk_label(c)})" for n, c in enumerate(chunks, start=1))
 

@@ -110,7 +110,7 @@ _COLLECTIONS = (
     r"dependencies|prerequisites|restrictions|limits|changes|improvements|risks|symptoms|tasks|members|documents"
 )
 _LIST = _cues(
-    r"^\s*(?:please\s+)?(?:list|enumerate|name (?:all|the|every|each))\b",
+    r"(?:^|[,.:;]\s*)(?:please\s+)?(?:list|enumerate|name (?:all|the|every|each|some))\b",
     r"\blist (?:of|all|the|every)\b",
     rf"\b(?:what|which) (?:are|were) (?:the |my |our |your |all )?(?:[\w-]+ ){{0,3}}(?:{_COLLECTIONS})\b",
     rf"\b(?:what|which) (?:[\w-]+ ){{0,2}}(?:{_COLLECTIONS}) (?:of|are|were|do|does|did|can|go|should|must|will)\b",

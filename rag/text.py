@@ -234,10 +234,9 @@ def _ends_sentence(text: str, stop: int, after: int) -> bool:
     word = token.lower()
     if word in _NEVER_FINAL:
         return False
-    if token.isdigit() and not text[:begin].strip(" \t").endswith(tuple("abcdefghijklmnopqrstuvwxyz,;:")):
-        # "1. Open the portal": the marker of a numbered list item at the start of a line, not a sentence
-        if begin == 0 or text[:begin].rstrip(" \t").endswith("\n") or not text[:begin].strip():
-            return False
+    before = text[:begin].rstrip(" \t")
+    if token.isdigit() and (not before or before.endswith("\n")):
+        return False  # "1. Open the portal": a numbered item's marker at the start of a line, not a sentence end
     if text[after].isdigit():  # "No. 5"; dot leaders before a page number ("Introduction ...... 3")
         return word not in _BEFORE_NUMBER and not token.endswith(".")
     if word in _MAYBE_FINAL or _INITIAL_OR_ACRONYM.fullmatch(token):

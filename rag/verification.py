@@ -2,7 +2,8 @@
 
 Each sentence of the draft is checked against the evidence sentences (``check_support``); the supported ones are
 kept, each cited to the sentence that supports it, and the rest are removed. With none supported, the best
-evidence sentence itself is the answer, quoted. The model's own ``[n]`` markers are not trusted: numbers outside
+evidence sentence itself is the answer, quoted (after its heading when the heading carries a number: a changelog
+bullet with its version). The model's own ``[n]`` markers are not trusted: numbers outside
 the evidence it was shown are removed, and the citation attached to a kept sentence is the evidence sentence
 that verification found to support it, whatever number the model wrote.
 """
@@ -13,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.evidence import Evidence
+from rag.evidence import Evidence, with_heading
 from rag.text import content_words, numbers
 from rag.types import AnswerType, SentenceSupport
 
@@ -111,5 +112,6 @@ def verify(question: str, draft: str, evidence: Sequence[Evidence]) -> Verified:
         answer = " ".join(f"{s.text} [{s.citations[0]}]" for s in kept)
         return Verified(answer, "generated", list(cited.values()), kept, removed)
     best = evidence[0]
-    quote = SentenceSupport(text=best.sentence.flat, supported=True, support=1.0, citations=[best.number])
-    return Verified(f"{best.sentence.flat} [{best.number}]", "extractive", [best], [quote], removed)
+    shown = with_heading(best.sentence, best.sentence.flat)  # a bullet with its version, a rule with its limit
+    quote = SentenceSupport(text=shown, supported=True, support=1.0, citations=[best.number])
+    return Verified(f"{shown} [{best.number}]", "extractive", [best], [quote], removed)

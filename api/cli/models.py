@@ -76,5 +76,5 @@ def fetch_qwen(
     digest = sha256_of(result.path)
     checked = f"checked with gguf {GGUF_VERSION}"
     say(f"sha256 {digest}: " + ("the file " + checked if digest == OUTPUT_SHA256 else f"not the file {checked}"))
-    say("serve it with the generative answer path (RAG_LLM_PROFILE=auto chooses it for this model):")
+    say("serve it (RAG_LLM_PROFILE=generative for the whole-chunk answer path; auto gives it the evidence path):")
     typer.echo(f"RAG_LLM_MODEL={result.path.resolve()}")

@@ -149,14 +149,15 @@ def chat_completions(
 
     def events():
         yield chunk({"role": "assistant", "content": ""})
-        streamed = False
+        streamed = ""
         for event in answer_events:
             if event.event == "delta":
-                streamed = True
+                streamed += event.data["text"]
                 yield chunk({"content": event.data["text"]})
             elif event.event == "answer":
                 final = event.data
-                if final["answer_type"] != "generated":
+                # A composed answer streams whole: what was sent is the answer, nothing to correct.
+                if final["answer_type"] != "generated" and streamed.strip() != final["answer"].strip():
                     text = correction(final["answer"], final["citations"]) if streamed else final["answer"]
                     yield chunk({"content": text})
                 sources = [Citation(**c).model_dump() for c in final["citations"]]

@@ -54,7 +54,13 @@ class Pair:
         self.llm = LiveServer(self.llm_data, model_cache, root / "llm.log")
         self.llm.wait_ready()
         self.llm_key = admin_key(self.llm_data)
-        remote = {"RAG_LLM_URL": f"{self.llm.url}/v1", "RAG_LLM_API_KEY": self.llm_key or ""}
+        # The remote serves the bundled 135M model: compared with the local one on the same (evidence) answer path,
+        # which a remote server would otherwise not get by default (rag/models/profile.py).
+        remote = {
+            "RAG_LLM_URL": f"{self.llm.url}/v1",
+            "RAG_LLM_API_KEY": self.llm_key or "",
+            "RAG_LLM_PROFILE": "evidence",
+        }
         self.rag = LiveServer(self.rag_data, model_cache, root / "rag.log", **remote)
         self.rag.wait_ready()
         self.rag_key = admin_key(self.rag_data)

@@ -73,6 +73,7 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
         "answerability",
         "sentences",
         "removed",
+        "question_type",  # #14: what the question asks for (rag/question.py) decides the answer's shape
     }
     assert "196" in body["answer"]
     assert body["citations"][0]["source"] == doc.name  # a file given by itself is named as an upload is

@@ -332,3 +332,47 @@ def test_what_both_sides_of_a_comparison_say_alike_is_not_quoted_as_a_difference
     ranked = _ranked(_chunk(text), {"You work longer": 0.7}, default=0.1)
     answer = Composer().compose(classify("How does a standard schedule differ from a compressed schedule?"), ranked)
     assert [e.sentence.text for e in answer.cited] == ["You work 8 hours a day.", "You work longer than 8 hours a day."]
+
+
+def test_a_sentence_out_of_place_keeps_the_number_its_heading_carries():
+    from rag.evidence import numbered_heading, with_heading
+    from rag.verification import verify
+
+    text = (
+        "## 4.4 Column limit: 100\n\nAny line that would exceed this limit must be wrapped.\n\n"
+        "## 4.5 Line-wrapping\n\nThere is no comprehensive formula for wrapping.\n\n"
+        "## Aurora 3.2 (released 14 October 2026)\n\n- Single sign-on supports SAML.\n\n"
+        "## Aurora 3.1\n\n- Alerts can be sent to Slack."
+    )
+    limit, wrapping, sso, _ = [s for s in split_sentences(_chunk(text)) if not s.heading]
+    assert numbered_heading(limit) == "Column limit: 100" and numbered_heading(wrapping) is None  # not "4.5"
+    assert with_heading(sso, sso.flat) == "Aurora 3.2 (released 14 October 2026): Single sign-on supports SAML."
+    evidence = Ranked.of([limit], np.array([0.5]), np.eye(1)).best(1)
+    fallback = verify("What is the maximum line length?", "It is 80 characters.", evidence)  # unsupported draft
+    assert fallback.answer_type == "extractive"
+    assert fallback.answer == "Column limit: 100: Any line that would exceed this limit must be wrapped. [1]"
+    ranked = _ranked(_chunk(text), {"Single": 0.6, "Alerts": 0.6}, default=0.0)
+    answer = Composer().compose(classify("List the integrations added in the Aurora releases."), ranked)
+    assert "Aurora 3.2 (released 14 October 2026): Single sign-on supports SAML. [1]" in answer.answer
+    assert "Aurora 3.1: Alerts can be sent to Slack. [2]" in answer.answer
+
+
+def test_an_openai_stream_of_a_composed_answer_is_the_answer_once(tmp_path):
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    services = _handbook(tmp_path)
+    with TestClient(create_app(services.settings, services)) as client:
+        body = {
+            "messages": [{"role": "user", "content": "What are the rules for working from abroad?"}],
+            "stream": True,
+        }
+        with client.stream("POST", "/v1/chat/completions", json=body) as r:
+            lines = [line[6:] for line in r.read().decode().splitlines() if line.startswith("data: ")]
+    chunks = [json.loads(line) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert chunks[-1]["answer_type"] == "composed" and "Not supported by the documents" not in text
+    assert text.count("Longer stays need approval") == 1

@@ -48,8 +48,8 @@ CHUNKS = [chunk(1, ABROAD, "Remote work > Abroad"), chunk(2, STIPEND, source="/s
 def test_prompt_numbers_whole_chunks_with_source_and_heading():
     prompt = build_chunk_prompt(get_family("chatml"), " Can I work from abroad? ", CHUNKS)
     assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
-    assert "[1] (from handbook.md > Remote work > Abroad)\n" + ABROAD in prompt
-    assert "[2] (from benefits.md)\n" + STIPEND in prompt
+    assert f"[1] {ABROAD}\n(from handbook.md > Remote work > Abroad)" in prompt
+    assert f"[2] {STIPEND}\n(from benefits.md)" in prompt
     assert prompt.index("[1] ") < prompt.index("[2] ") < prompt.index("Question: Can I work from abroad?")
     system, asked = prompt.split("<|im_end|>")[0], prompt.split("Question: Can I work from abroad?")[1]
     assert "like [1]" in system and REFUSAL in system and GUIDANCE["yes_no"] in asked

@@ -35,7 +35,7 @@ def test_the_model_reads_whole_chunks_and_each_sentence_is_verified(tmp_path):
     services = _services(tmp_path, reply)
     answer = services.pipeline.answer(QUESTION)
     prompt = services.llm.prompts[-1]
-    assert "Sources:" in prompt and "[1] (from handbook.md" in prompt and "home-office stipend of 600 euros" in prompt
+    assert "Sources:" in prompt and "(from handbook.md" in prompt and "home-office stipend of 600 euros" in prompt
     assert answer.answer_type == "generated"
     assert answer.answer == (
         "Yes. Employees may work from abroad for up to 30 days a year. [1] They must tell their manager two weeks "

@@ -106,7 +106,7 @@ def test_ir_config_gives_an_estimate_on_the_right_side_of_the_line(config, low, 
 
 
 def test_ir_folder_size_from_config(tmp_path):
-    config = {"hidden_size": 896, "num_hidden_layers": 24, "vocab_size": 151936, "intermediate_size": 4864}
+    config = {"hidden_size": 2048, "num_hidden_layers": 24, "vocab_size": 151936, "intermediate_size": 11008}
     (tmp_path / "config.json").write_text(json.dumps(config))
     assert count_parameters(tmp_path) > CAPABLE_PARAMETERS
     assert estimate_parameters({"vocab_size": 10}) is None
@@ -119,12 +119,13 @@ def test_setting_wins_over_everything():
 
 
 def test_auto_rule():
-    sizes = {"small.gguf": 135_000_000, "qwen.gguf": 630_000_000, "odd": None}
+    sizes = {"small.gguf": 135_000_000, "qwen.gguf": 630_000_000, "big.gguf": 1_500_000_000, "odd": None}
     choose = lambda **kw: choose_profile("auto", parameters=lambda p: sizes[p.name], **kw).answers  # noqa: E731
     assert choose(remote=True) == "generative"
     assert choose(bundled=True, path=Path("small.gguf")) == "evidence"
     assert choose(path=Path("small.gguf")) == "evidence"
-    assert choose(path=Path("qwen.gguf")) == "generative"
+    assert choose(path=Path("qwen.gguf")) == "evidence"  # measured better on the evidence path (docs/models.md)
+    assert choose(path=Path("big.gguf")) == "generative"
     assert choose(path=Path("odd")) == "generative"  # a model someone brought, of unknown size
     assert choose() == "evidence"  # a stand-in without a file
 
@@ -139,9 +140,9 @@ def test_profile_of_loaded_models(tmp_path):
     assert profile_of("auto", FakeLLM()).answers == "evidence"
     assert profile_of("auto", RemoteLLM("http://127.0.0.1:9/v1")).answers == "generative"
     big = object.__new__(LLM)  # the face of a loaded model, without loading one
-    big.path = write_gguf(tmp_path / "big.gguf", {"w": [1000, 1000, 400]}, {"general.architecture": "llama"})
+    big.path = write_gguf(tmp_path / "big.gguf", {"w": [1000, 1000, 1200]}, {"general.architecture": "llama"})
     assert profile_of("auto", big).answers == "generative"
-    assert "400M parameters" in profile_of("auto", big).reason
+    assert "1.20B parameters" in profile_of("auto", big).reason
 
 
 def test_bundled_model_is_known_without_reading_it():

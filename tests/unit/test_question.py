@@ -28,6 +28,8 @@ CASES = {
         "What sections go into a weekly ship email?",
         "In what order should the parts of a Java source file appear?",
         "List the supported chart types.",
+        "Based on the given text, list some aspects of the pearl.",
+        "Given this paragraph about the Southwest, name the largest cities in that area",
         "Can you list the severity levels?",
         "What changed in Aurora 3.2?",
         "This Thursday is a holiday. What are my options?",
