@@ -213,10 +213,19 @@ class Settings(BaseSettings):
             return f"postgresql+psycopg://{rest}"
         return v
 
-    @field_validator("llm_url", "llm_api_key", "llm_remote_model", "llm_tokenizer", mode="before")
+    @field_validator(
+        "llm_url",
+        "llm_api_key",
+        "llm_remote_model",
+        "llm_tokenizer",
+        "abstain_below",
+        "abstain_below_answerability",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, v):
-        """An empty variable means unset: compose files pass `RAG_LLM_URL: ${RAG_LLM_URL:-}` through."""
+        """An empty variable means unset: compose files pass `RAG_LLM_URL: ${RAG_LLM_URL:-}` through, and the
+        README promises that an empty `RAG_ABSTAIN_BELOW` means never abstain on the evidence score."""
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("llm_url")

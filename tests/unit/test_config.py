@@ -102,3 +102,13 @@ def test_chroma_collection_and_its_deprecated_old_name(monkeypatch, tmp_path, ca
     assert Settings().chroma_collection == "from-toml" and "deprecated" in caplog.text
     monkeypatch.setenv("RAG_CHROMA_COLLECTION", "env-beats-file")
     assert Settings().chroma_collection == "env-beats-file"
+
+
+def test_empty_abstention_settings_mean_unset(monkeypatch):
+    monkeypatch.setenv("RAG_ABSTAIN_BELOW", "")
+    monkeypatch.setenv("RAG_ABSTAIN_BELOW_ANSWERABILITY", " ")
+    settings = Settings()
+    assert settings.abstain_below is None
+    assert settings.abstain_below_answerability is None
+    monkeypatch.setenv("RAG_ABSTAIN_BELOW", "0.25")
+    assert Settings().abstain_below == 0.25
