@@ -67,7 +67,7 @@ def test_two_servers_and_the_cli_share_a_postgres_registry(tmp_path, model_cache
             cli = run_cli(["ingest", str(tmp_path / "docs")], service_env(tmp_path / "c", model_cache, **shared))
             assert cli.returncode == 0, cli.stdout + cli.stderr
             sources = {d["source"]: d["id"] for d in ca.get("/v1/documents").json()["documents"]}
-            assert set(sources) == {"zephyr.md", str(tmp_path / "docs" / "parking.md")}
+            assert set(sources) == {"zephyr.md", "docs/parking.md"}  # #14: named relative to the folder ingested
             parking = ca.post("/v1/query", json={"question": "Which level is visitor parking on?"}).json()
             assert parking["citations"][0]["document_id"] == sources[str(tmp_path / "docs" / "parking.md")]
 
