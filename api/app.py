@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.errors import add_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import documents, health, jobs, keys, openai, query, sources, ui
+from api.routers import conversations, documents, health, jobs, keys, openai, query, sources, ui
 from rag.config import Settings
 from service import Services, build
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(jobs.router)
     app.include_router(sources.router)
     app.include_router(query.router)
+    app.include_router(conversations.router)
     app.include_router(openai.router)
     app.include_router(keys.router)
     app.include_router(ui.router)

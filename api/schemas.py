@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field
 from ingest.indexer import IngestOutcome
 from rag.models.ports import GenerationParams
 from rag.retrieval import RetrievalOptions
-from rag.store.registry import ApiKeyRecord, DocumentRecord, JobRecord, SourceRecord
+from rag.store.registry import (
+    ApiKeyRecord,
+    Conversation,
+    ConversationTurn,
+    DocumentRecord,
+    JobRecord,
+    SourceRecord,
+)
 from rag.types import Answer, ChunkRecord, RetrievedChunk, Timings
 
 
@@ -85,6 +92,12 @@ class QueryRequest(BaseModel):
         description="send server-sent events: `delta` (text as generated), `answer` (the verified answer and its "
         "citations; replaces the streamed text when answer_type is extractive), `done` (timings)",
     )
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a conversation (POST /v1/conversations) to ask in: its earlier turns are the history a "
+        "follow-up is read against, and this question and its answer become its next turn",
+    )
 
 
 class RetrieveRequest(RetrievalOptions):
@@ -97,7 +110,28 @@ class RetrieveResponse(BaseModel):
 
 
 class QueryResponse(Answer):
+    conversation_id: str | None = Field(
+        default=None, description="the conversation this answer was recorded in, when the request named one"
+    )
+
+
+class ConversationCreate(BaseModel):
+    title: str | None = Field(
+        default=None, max_length=256, description="what the conversation is about (default: its first question)"
+    )
+
+
+class ConversationOut(Conversation):
     pass
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationOut]
+    total: int = Field(description="conversations in the collection, of which this page lists some")
+
+
+class ConversationDetail(ConversationOut):
+    turns: list[ConversationTurn] = Field(description="the questions and answers, in the order asked")
 
 
 class Health(BaseModel):

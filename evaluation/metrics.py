@@ -35,6 +35,9 @@ def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> f
     return dcg / idcg if idcg else 0.0
 
 
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
 def normalize_answer(text: str) -> str:
     """Lower case, no punctuation, no articles, single spaces (the official SQuAD evaluation script)."""
     text = text.lower()
@@ -43,14 +46,61 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def normalize_chinese(text: str) -> str:
+    """For Chinese gold answers (CMRC 2018, DRCD): Unicode NFKC (full-width forms to ASCII), lower case, and no
+    punctuation (ASCII or Unicode, 。，“” included) and no white space at all, as the CMRC evaluation removes them:
+    "3.5 万" and "3.5万" are the same answer."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(
+        ch
+        for ch in folded
+        if not ch.isspace() and ch not in _ASCII_PUNCTUATION and not unicodedata.category(ch).startswith("P")
+    )
+
+
+def chinese_tokens(text: str) -> list[str]:
+    """The CMRC evaluation's mixed segmentation: one token per Chinese character, a run of other letters and
+    digits one token, after ``normalize_chinese``-style folding (white space still separating words)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    kept = "".join(" " if ch in _ASCII_PUNCTUATION or unicodedata.category(ch).startswith("P") else ch for ch in folded)
+    return _CONTENT_TOKEN.findall(kept)
+
+
+def is_chinese(gold: Sequence[str]) -> bool:
+    """Whether gold answers are scored the Chinese way: any of them holds a CJK character."""
+    return any(_CJK.search(g) for g in gold)
+
+
 def exact_match(prediction: str, gold: Sequence[str]) -> float:
-    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in gold))
+    norm = normalize_chinese if is_chinese(gold) else normalize_answer
+    return float(any(norm(prediction) == norm(g) for g in gold))
+
+
+def _longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest run of tokens the two sequences share (a longest common substring)."""
+    best, previous = 0, [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, start=1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
 
 
 def token_f1(prediction: str, gold: Sequence[str]) -> float:
+    """SQuAD token F1 for English; for Chinese gold answers the CMRC 2018 F1: characters (``chinese_tokens``),
+    with the longest common run of them as the overlap."""
+    chinese = is_chinese(gold)
+
     def f1(pred: str, truth: str) -> float:
-        p, t = normalize_answer(pred).split(), normalize_answer(truth).split()
-        common = sum((Counter(p) & Counter(t)).values())
+        if chinese:
+            p, t = chinese_tokens(pred), chinese_tokens(truth)
+            common = _longest_common_run(p, t)
+        else:
+            p, t = normalize_answer(pred).split(), normalize_answer(truth).split()
+            common = sum((Counter(p) & Counter(t)).values())
         if common == 0:
             return 0.0
         precision, recall = common / len(p), common / len(t)
@@ -60,8 +110,10 @@ def token_f1(prediction: str, gold: Sequence[str]) -> float:
 
 
 def contains_answer(text: str, gold: Sequence[str]) -> bool:
-    normalized = normalize_answer(text)
-    return any(normalize_answer(g) and normalize_answer(g) in normalized for g in gold)
+    """Whether a normalised gold answer is a substring of the normalised text (Chinese: ``normalize_chinese``)."""
+    norm = normalize_chinese if is_chinese(gold) else normalize_answer
+    normalized = norm(text)
+    return any(norm(g) and norm(g) in normalized for g in gold)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

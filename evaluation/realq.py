@@ -8,8 +8,9 @@ the answer (NFKC, lower case, white space collapsed; the answer's ``[n]`` marker
 credit; unanswerable questions score whether the service abstained; a citation hits when a cited source is an
 expected document.
 
-Follow-up questions need the conversation; until the service keeps one they are left out unless asked to be
-asked alone (``followups="alone"``: the last turn without the earlier ones), which shows what is lost.
+Follow-up questions need the conversation: by default (``followups="history"``) the earlier turns are asked
+first and each answer, with its citations, becomes history for the next (rag/conversation.py), as the set's README
+says; ``"alone"`` asks the last turn without them (the service before conversations), ``"skip"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from typing import Any, Literal
 from evaluation.answers import plain_answer, stage_latency, timing_row
 from evaluation.metrics import key_facts_found, mean_or_none, shares
 from ingest.indexer import Indexer
+from rag.conversation import Turn
 from rag.pipeline import RAGPipeline
 
 ABSTAINED = ("abstained", "no_documents")
-Followups = Literal["skip", "alone"]
+Followups = Literal["skip", "alone", "history"]
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,20 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def ask(pipeline: RAGPipeline, q: RealQuestion) -> dict[str, Any]:
-    """One question asked (its last turn) and scored: a row of the result."""
-    answer = pipeline.answer(q.turns[-1])
+def conversation(pipeline: RAGPipeline, turns: list[str]) -> list[Turn]:
+    """The earlier turns asked in order, each with the ones before as history: the history of the last turn."""
+    history: list[Turn] = []
+    for turn in turns:
+        answer = pipeline.answer(turn, history=history)
+        cited = tuple(dict.fromkeys(c.chunk_id for c in answer.citations))
+        history.append(Turn(turn, answer.answer, cited, answer.standalone_question))
+    return history
+
+
+def ask(pipeline: RAGPipeline, q: RealQuestion, history: bool = False) -> dict[str, Any]:
+    """One question asked (its last turn; with ``history``, after its earlier turns) and scored: a row."""
+    turns = conversation(pipeline, q.turns[:-1]) if history else []
+    answer = pipeline.answer(q.turns[-1], history=turns)
     abstained = answer.answer_type in ABSTAINED
     text = plain_answer(answer.answer)
     found = key_facts_found(text, q.key_facts) if not abstained else [False] * len(q.key_facts)
@@ -114,6 +127,7 @@ def ask(pipeline: RAGPipeline, q: RealQuestion) -> dict[str, Any]:
         "lang": q.lang,
         "answerable": q.answerable,
         "question": q.turns[-1],
+        "standalone": answer.standalone_question,
         "answer": answer.answer,
         "answer_type": answer.answer_type,
         "abstained": abstained,
@@ -135,10 +149,10 @@ def evaluate_realq(
 ) -> dict[str, Any]:
     """Ask every question (follow-ups as ``followups`` says); the summary overall, by language, by type (all
     languages and English only), latency per stage."""
-    questions = [q for q in load_questions(folder) if followups == "alone" or not q.followup]
+    questions = [q for q in load_questions(folder) if followups != "skip" or not q.followup]
     rows: list[dict[str, Any]] = []
     for n, q in enumerate(questions, start=1):
-        rows.append(ask(pipeline, q))
+        rows.append(ask(pipeline, q, history=followups == "history"))
         if on_question:
             on_question(n, len(questions))
     return {"dataset": folder.name, "followups": followups, **realq_summary(rows), "rows": rows}

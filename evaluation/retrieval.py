@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.answers import stage_latency, timing_row
-from evaluation.datasets import beir_corpus, beir_queries, doc_id_from_source
+from evaluation.datasets import SquadQuestion, beir_corpus, beir_queries, constant, doc_id_from_source, squad
 from evaluation.metrics import cites_relevant, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from ingest.indexer import Indexer
+from rag.config import Settings
 from rag.pipeline import RAGPipeline
 from rag.retrieval import RetrievalOptions, Retriever
+from rag.store.identity import identity_of
 from rag.types import Timings
+from service import build
 
 Progress = Callable[[int, int], None]
 
@@ -127,4 +130,83 @@ def evaluate_beir_answers(
         ),
         **stage_latency(rows),
         "rows": rows,
+    }
+
+
+def evaluate_squad_retrieval(
+    retriever: Retriever,
+    questions: list[SquadQuestion],
+    mode: str = "hybrid",
+    ks: tuple[int, ...] = (1, 4, 10),
+    on_query: Progress | None = None,
+) -> dict[str, Any]:
+    """Recall of the gold paragraph in the first k paragraphs retrieved (ranked by their best chunk), and MRR@10,
+    over SQuAD-format questions: how often the paragraph that holds the answer is there to answer from."""
+    depth = max(max(ks), 10)
+    hits: dict[int, list[float]] = {k: [] for k in ks}
+    reciprocal, embed, latencies = [], [], []
+    for n, question in enumerate(questions, start=1):
+        timings = Timings()
+        started = time.perf_counter()
+        options = RetrievalOptions.model_validate({"top_k": depth * 2, "mode": mode})
+        found = retriever.retrieve(question.question, options, timings)
+        latencies.append((time.perf_counter() - started) * 1000)
+        embed.append(timings.embed_ms)
+        ranked = list(dict.fromkeys(doc_id_from_source(c.source) for c in found))
+        for k in ks:
+            hits[k].append(float(question.context_id in ranked[:k]))
+        reciprocal.append(mrr_at_k(ranked, {question.context_id: 1}, 10))
+        if on_query:
+            on_query(n, len(questions))
+    return {
+        "mode": mode,
+        "questions": len(questions),
+        **{f"recall@{k}": round(statistics.fmean(v), 4) if v else 0.0 for k, v in hits.items()},
+        "mrr@10": round(statistics.fmean(reciprocal), 4) if reciprocal else 0.0,
+        "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+        "embed_ms_p50": round(percentile(embed, 0.5), 1),
+    }
+
+
+def run_squad_retrieval(
+    settings: Settings,
+    path: Path,
+    *,
+    modes: tuple[str, ...] = ("dense", "hybrid"),
+    paragraphs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Index the paragraphs of a SQuAD-format file (the first ``paragraphs`` in file order, whole articles first,
+    when given) on an isolated index of this embedder, and measure gold-paragraph recall per retrieval mode on a
+    ``limit`` sample of the answerable questions whose paragraph is indexed. No sentence vectors are stored:
+    retrieval does not read them, and they would triple the indexing time of the slow embedder."""
+    contexts, all_questions = squad(path)
+    kept = list(contexts)[:paragraphs] if paragraphs else list(contexts)
+    folder = settings.data_dir / "eval" / f"retrieval-{path.stem}-{settings.embedder}-{settings.chunk_size}"
+    isolated = settings.isolated(folder).model_copy(update={"sentence_vectors": False})
+    services = build(isolated, load_llm=False)
+    started = time.perf_counter()
+    items = ((f"{path.stem}/{cid}.txt", constant(contexts[cid].encode())) for cid in kept)
+    counts = services.indexer.ingest_many(items)
+    index_s = time.perf_counter() - started
+    indexed = set(kept)
+    questions = [q for q in all_questions if q.answers and q.context_id in indexed]
+    if limit is not None and limit < len(questions):
+        questions = random.Random(seed).sample(questions, limit)
+    results = []
+    for mode in modes:
+        tick = (lambda n, total, mode=mode: on_progress(mode, n, total)) if on_progress else None
+        results.append(evaluate_squad_retrieval(services.retriever, questions, mode, on_query=tick))
+    return {
+        "dataset": path.stem,
+        "embedder": identity_of(services.embedder).name,
+        "paragraphs": len(kept),
+        "chunks": services.store.count(),
+        "index_s": round(index_s, 1),
+        "indexed": vars(counts),
+        "limit": limit,
+        "seed": seed,
+        "results": results,
     }

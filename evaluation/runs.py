@@ -20,6 +20,7 @@ from evaluation.answerability import make_examples, split_articles, train
 from evaluation.answers import evaluate_answers, index_squad
 from evaluation.datasets import squad
 from evaluation.longform import evaluate_clapnq, evaluate_dolly, index_clapnq, index_dolly
+from evaluation.mtrag import evaluate_mtrag, index_mtrag, mtrag_chart, mtrag_markdown
 from evaluation.realq import Followups, evaluate_realq, index_realq
 from evaluation.report import (
     beir_chart,
@@ -277,6 +278,33 @@ def run_clapnq(
     result = evaluate_clapnq(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
     out = out or settings.data_dir / "eval" / f"clapnq-{folder.name}.json"
     written = write_outputs(out, result, clapnq_markdown(result, command), partial(clapnq_chart, result))
+    return AnswerRun(result, written)
+
+
+def run_mtrag(
+    settings: Settings,
+    folder: Path,
+    *,
+    history: bool = True,
+    limit: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+    build_with: Callable[[Settings], Services] | None = None,
+) -> AnswerRun:
+    """Conversations on MTRAG-UN: every passage indexed, each task's last user turn asked with its earlier turns as
+    history (``history`` False: alone, as before conversations); a sample (or all) of the tasks."""
+    reporter = reporter or Quiet()
+    services = _indexed(settings, folder.name, index_mtrag, folder, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", "tasks", limit)
+    result = evaluate_mtrag(
+        services.pipeline, folder, lambda n, total: tick(n, total), history=history, limit=limit, seed=seed
+    )
+    suffix = "history" if history else "alone"
+    out = out or settings.data_dir / "eval" / f"mtrag-{folder.name}-{suffix}.json"
+    written = write_outputs(out, result, mtrag_markdown(result, command), partial(mtrag_chart, result))
     return AnswerRun(result, written)
 
 

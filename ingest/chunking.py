@@ -57,15 +57,21 @@ SENTENCE_END = (
 )
 
 
+# After 。！？； (and a closing quote or bracket that follows): Chinese and Japanese sentences end there with no white
+# space, so without this a long Chinese paragraph would be cut in the middle of a sentence, at any character.
+CJK_SENTENCE_END = r"(?<=[。！？；])(?![”’」』）])|(?<=[。！？；][”’」』）])"
+
+
 def _with_sentences(separators: list[str]) -> list[str]:
-    """Within a paragraph, split at sentence ends (the white space after . ! ? or ;) before lines and words.
+    """Within a paragraph, split at sentence ends (the white space after . ! ? or ;, or right after 。！？；) before
+    lines and words.
 
     Chunks then end on sentences (hard-wrapped text has a line break every 80 characters), and a long
     paragraph is cut into sentences rather than into hundreds of words that each need a token count. The
     separator is only the white space, so no chunk starts with punctuation.
     """
     at = separators.index("\n")
-    return [*separators[:at], SENTENCE_END, *separators[at:]]
+    return [*separators[:at], SENTENCE_END, CJK_SENTENCE_END, *separators[at:]]
 
 
 class Chunker:

@@ -10,12 +10,15 @@ when that is set). Any one failing means the service says ``text`` instead of an
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rag.evidence import Evidence, evidence_passage
+from rag.language import Language, detect
 from rag.models.ports import Answerability
 
 ABSTAIN_TEXT = "The documents do not contain an answer to this question."
+# The abstention in each language a question may be asked in besides English (``Abstention.text_for``).
+ABSTAIN_TEXTS: Mapping[Language, str] = {"zh": "文档中没有找到这个问题的答案。"}
 
 # What a question for a quantity or a frequency needs its evidence to hold.
 _HOW_MANY = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
@@ -25,6 +28,9 @@ _QUANTITY = re.compile(
     r"hundreds|thousand|thousands|million|millions|billion|dozen|dozens|half|several|single|double|twice|none|no)\b",
     re.IGNORECASE,
 )
+# The same for Chinese: 多少, 几个 (幾個), and a number in Arabic or Chinese numerals (三百, 两千).
+_HOW_MANY_ZH = re.compile(r"多少|[几幾](?:[个個位年次种種天人名岁歲倍条條项項])")
+_QUANTITY_ZH = re.compile(r"\d|[零〇一二两兩三四五六七八九十百千万萬亿億半]")
 _FREQUENCY = re.compile(
     r"\d|\b(?:daily|weekly|monthly|quarterly|annually|yearly|hourly|biweekly|fortnightly|always|never|regularly|"
     r"periodically|once|twice)\b|\b(?:every|each|per|a)\s+(?:\w+\s+)?(?:second|minute|hour|day|night|week|month|"
@@ -43,6 +49,8 @@ def expected_answer_missing(question: str, evidence: Sequence[str]) -> bool:
         return not any(_FREQUENCY.search(t) for t in evidence)
     if _HOW_MANY.search(question):
         return not any(_QUANTITY.search(t) for t in evidence)
+    if _HOW_MANY_ZH.search(question):
+        return not any(_QUANTITY_ZH.search(t) for t in evidence)
     return False
 
 
@@ -56,11 +64,17 @@ class Abstention:
         model: Answerability | None = None,
         threshold: float | None = None,
         text: str = ABSTAIN_TEXT,
+        texts: Mapping[Language, str] = ABSTAIN_TEXTS,
     ) -> None:
         self.floor = floor
         self.model = model
         self.threshold = threshold
-        self.text = text
+        self.text = text  # English, and any language without its own text in ``texts``
+        self.texts = texts
+
+    def text_for(self, question: str) -> str:
+        """What the service says instead of answering, in the question's language (rag/language.py)."""
+        return self.texts.get(detect(question), self.text)
 
     def below_floor(self, best: float) -> bool:
         """Whether the best evidence (its score, ``best``) is under the floor."""

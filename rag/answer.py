@@ -34,6 +34,12 @@ def no_documents(timings: Timings) -> Answer:
     return Answer(answer=NO_DOCUMENTS_ANSWER, answer_type="no_documents", citations=[], timings=timings)
 
 
+def clarification(text: str, timings: Timings) -> Answer:
+    """The question points at something the conversation does not name (rag/conversation.py): a short clarifying
+    question instead of a guess; nothing is cited."""
+    return Answer(answer=text, answer_type="clarification", citations=[], timings=timings)
+
+
 def abstained(
     text: str,
     timings: Timings,

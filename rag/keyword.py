@@ -3,7 +3,8 @@
 Dense retrieval misses exact terms (names, codes, rare words) that BM25 finds, and the reverse; the retriever
 fuses both. bm25s builds a static index, so this keeps one per process and rebuilds it when the registry's
 generation counter says the published documents changed. Rebuilding is fast (about a second per 10,000
-chunks) next to embedding them, and happens on the first query after a change, not on every ingest.
+chunks) next to embedding them, and happens on the first query after a change, not on every ingest. Chinese
+text is cut into words by jieba first (rag/text.py ``segment``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from rag.store.chunks import ChunkStore
 from rag.store.registry import Registry
+from rag.text import segment
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,10 @@ class KeywordIndex:
         self._df: dict[str, int] = {}
 
     def _tokenize(self, texts: list[str], ids: bool = True):
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False, return_ids=ids)
+        """Words for BM25: English words stemmed, stop words out; Chinese cut into words first (``segment``), so
+        that a question's words match a chunk's, where a run of Chinese characters would be one token."""
+        segmented = [segment(t) for t in texts]
+        return bm25s.tokenize(segmented, stopwords="en", stemmer=self._stem, show_progress=False, return_ids=ids)
 
     def _current(self) -> None:
         generation = self.registry.generation()

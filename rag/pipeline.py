@@ -2,6 +2,8 @@
 
 Each stage is a module of its own, and this class only calls them in order and records their times:
 
+0. resolve (rag/conversation.py): a follow-up read against the conversation's earlier turns, into the standalone
+   question answered below (its chunks fused with those of the question as asked), or a clarifying question;
 1. retrieve (rag/retrieval.py): the chunks closest to the question;
 2. classify (rag/question.py): what the question asks for (a fact, a list, steps, a summary, ...), which decides
    the answer's shape;
@@ -30,8 +32,9 @@ from typing import Any
 
 from rag import generation
 from rag.abstention import Abstention
-from rag.answer import abstained, no_documents, verified_answer
+from rag.answer import abstained, clarification, no_documents, verified_answer
 from rag.composition import Composer
+from rag.conversation import FollowupResolver, ModelRewriter, Resolution, Turn, fuse, with_history_retrieves_better
 from rag.evidence import Evidence, EvidenceSelector, Ranked
 from rag.generative import ChunkPrompt, GenerativeAnswerer, is_refusal
 from rag.models.ports import GenerationParams, LanguageModel
@@ -61,6 +64,7 @@ class RAGPipeline:
         compose_answers: bool = True,
         compose_chunks: int = 6,
         generative: GenerativeAnswerer | None = None,
+        resolver: FollowupResolver | None = None,
     ) -> None:
         self.retriever = retriever
         self.evidence = evidence
@@ -72,6 +76,10 @@ class RAGPipeline:
         self.compose_chunks = compose_chunks  # the fewest chunks a composed answer draws on (RAG_COMPOSE_CHUNKS)
         # A capable model's path (rag/generative.py, chosen by its profile): whole chunks in, each sentence verified.
         self.generative = generative
+        # Follow-ups read against the conversation (rag/conversation.py): a capable model rewrites them.
+        self.resolver = resolver or FollowupResolver(
+            ModelRewriter(llm) if generative is not None else None, rarity=retriever.keyword.idf
+        )
 
     # --- the service's defaults, as the surfaces name them ---------------------------------------------------
 
@@ -96,12 +104,17 @@ class RAGPipeline:
         return fit_to_window(self.llm, question, evidence, max_new_tokens)
 
     def _prepare(
-        self, question: str, options: AnswerOptions, timings: Timings, collection: str | None = None
+        self,
+        question: str,
+        options: AnswerOptions,
+        timings: Timings,
+        collection: str | None = None,
+        retrieved: list[RetrievedChunk] | None = None,
     ) -> Prepared | Answer:
-        """Retrieve, classify, select evidence and decide whether to abstain; or the final Answer when there is
-        nothing to ask."""
+        """Retrieve (unless a follow-up's chunks were ``retrieved`` already), classify, select evidence and decide
+        whether to abstain; or the final Answer when there is nothing to ask."""
         asked = classify(question)
-        chunks = self.retrieve(asked, options, timings, collection)
+        chunks = self.retrieve(asked, options, timings, collection) if retrieved is None else retrieved
         if not chunks:
             return no_documents(timings)
         started = time.perf_counter()
@@ -147,6 +160,24 @@ class RAGPipeline:
             timings.retrieve_ms += side_timings.retrieve_ms
         return chunks
 
+    def read_followup(
+        self, resolution: Resolution, options: AnswerOptions, timings: Timings, collection: str | None
+    ) -> tuple[Resolution, list[RetrievedChunk] | None]:
+        """A follow-up's chunks: those for the standalone question fused with those for the question as asked, and
+        boosted where the previous answer cited them (rag/conversation.py ``fuse``): one more embedding and BM25
+        query, no model call. A question with no follow-up cue is read alone when it retrieves better so."""
+        if not resolution.followup:
+            return resolution, None
+        with_history = self.retrieve(classify(resolution.standalone), options, timings, collection)
+        side_timings = Timings()
+        alone = self.retrieve(classify(resolution.question), options, side_timings, collection)
+        timings.embed_ms += side_timings.embed_ms
+        timings.retrieve_ms += side_timings.retrieve_ms
+        top_k = max(len(with_history), len(alone))
+        if not resolution.certain and not with_history_retrieves_better(with_history, alone):
+            return resolution.as_asked(), fuse(alone, with_history, (), top_k)
+        return resolution, fuse(with_history, alone, resolution.cited_chunk_ids, top_k)
+
     def following(self, chunk: RetrievedChunk) -> RetrievedChunk | None:
         """The chunk after ``chunk`` in its document version (ids are ``document:version:index``, ingest/indexer.py),
         for a list that runs past the end of a retrieved chunk; None at the document's end."""
@@ -159,6 +190,15 @@ class RAGPipeline:
         kept, prompt = self.fit_to_window(prepared.question.text, prepared.evidence, params.max_new_tokens)
         trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in prepared.evidence[len(kept) :]))
         return Drafting(kept, prompt, params, trimmed)
+
+    def _verified_fact(self, prepared: Prepared, draft: str, drafting: Drafting) -> tuple[Verified, str]:
+        """The single-fact path's answer: the draft's supported sentences (or the best evidence quoted), then the
+        evidence sentences around it that score nearly as well (rag/composition.py ``with_context``); and the text
+        that adds to the draft (empty when nothing does)."""
+        verified = verify(prepared.question.text, draft, drafting.evidence)
+        if not self.compose_answers:
+            return verified, ""
+        return self.composer.with_context(verified, prepared.ranked)
 
     def composed(self, question: Question) -> bool:
         """Whether the question's answer is composed from evidence (several sentences) rather than one fact the
@@ -195,7 +235,7 @@ class RAGPipeline:
             return self._finish(prepared, self.composer.compose(prepared.question, prepared.ranked), timings, [])
         drafting = self._one_fact(prepared)
         fallback = generation.generate(self.llm, drafting.prompt, drafting.params, Timings())
-        verified = verify(prepared.question.text, fallback, drafting.evidence)
+        verified, _ = self._verified_fact(prepared, fallback, drafting)
         return self._finish(prepared, verified, timings, drafting.trimmed)
 
     # --- answering ----------------------------------------------------------------------------------------------
@@ -207,28 +247,44 @@ class RAGPipeline:
         params: GenerationParams | None = None,
         retrieval: RetrievalOptions | None = None,
         collection: str | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
-        """The verified answer from documents of ``collection`` (None: every collection)."""
+        """The verified answer from documents of ``collection`` (None: every collection). ``history``: the
+        conversation's earlier turns, oldest first, against which a follow-up is read (rag/conversation.py); a
+        question that cannot be read gets a clarifying question (``answer_type`` clarification)."""
         started_all = time.perf_counter()
         timings = Timings()
-        options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
-        prepared = self._prepare(question, options, timings, collection)
-        if isinstance(prepared, Answer):
+        resolution = self.resolver.resolve(question, history)
+        if resolution.clarify is not None:
             timings.total_ms = elapsed_ms(started_all)
+            return clarification(resolution.clarify, timings)
+        options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
+        resolution, retrieved = self.read_followup(resolution, options, timings, collection)
+        answer = self._answer(resolution.standalone, options, timings, collection, retrieved)
+        timings.total_ms = elapsed_ms(started_all)
+        return standalone(answer, resolution)
+
+    def _answer(
+        self,
+        question: str,
+        options: AnswerOptions,
+        timings: Timings,
+        collection: str | None,
+        retrieved: list[RetrievedChunk] | None,
+    ) -> Answer:
+        prepared = self._prepare(question, options, timings, collection, retrieved)
+        if isinstance(prepared, Answer):
             return prepared
         if self.generative is not None:
             chunk_prompt = self._chunk_prompt(prepared)
             draft = generation.generate(self.llm, chunk_prompt.prompt, prepared.options.generation, timings)
-            answer = self._from_draft(prepared, draft, chunk_prompt, timings)
-            timings.total_ms = elapsed_ms(started_all)
-            return answer
+            return self._from_draft(prepared, draft, chunk_prompt, timings)
         if self.composes(prepared):
             verified, trimmed = self.composer.compose(prepared.question, prepared.ranked), []
         else:
             drafting = self._one_fact(prepared)
             draft = generation.generate(self.llm, drafting.prompt, drafting.params, timings)
-            verified, trimmed = verify(question, draft, drafting.evidence), drafting.trimmed
-        timings.total_ms = elapsed_ms(started_all)
+            verified, trimmed = self._verified_fact(prepared, draft, drafting)[0], drafting.trimmed
         return self._finish(prepared, verified, timings, trimmed)
 
     def answer_stream(
@@ -238,18 +294,28 @@ class RAGPipeline:
         params: GenerationParams | None = None,
         retrieval: RetrievalOptions | None = None,
         collection: str | None = None,
+        history: Sequence[Turn] = (),
     ) -> Iterator[StreamEvent]:
         """The answer as events: ``delta`` (model text as it is decoded; a composed answer comes whole, in one),
         ``answer`` (the verified answer and its citations; replaces the streamed text when ``answer_type`` is
         ``extractive``), then ``done``."""
         started_all = time.perf_counter()
         timings = Timings()
+        resolution = self.resolver.resolve(question, history)
         options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
-        prepared = self._prepare(question, options, timings, collection)
+        prepared: Prepared | Answer
+        if resolution.clarify is not None:
+            prepared = clarification(resolution.clarify, timings)
+        else:
+            resolution, retrieved = self.read_followup(resolution, options, timings, collection)
+            prepared = self._prepare(resolution.standalone, options, timings, collection, retrieved)
+        question = resolution.standalone
         if isinstance(prepared, Answer):
             yield StreamEvent(
                 "answer",
-                prepared.model_dump(include={"answer", "answer_type", "question_type", "citations", "trimmed"}),
+                standalone(prepared, resolution).model_dump(
+                    include={"answer", "answer_type", "question_type", "citations", "trimmed", "standalone_question"}
+                ),
             )
         elif self.generative is not None:
             chunk_prompt = self._chunk_prompt(prepared)
@@ -257,23 +323,31 @@ class RAGPipeline:
             for delta in stream:
                 yield StreamEvent("delta", {"text": delta})
             answer = self._from_draft(prepared, stream.text, chunk_prompt, timings)
-            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
+            yield StreamEvent("answer", standalone(answer, resolution).model_dump(exclude={"timings"}))
         elif self.composes(prepared):
             verified = self.composer.compose(prepared.question, prepared.ranked)
             timings.first_token_ms = elapsed_ms(started_all)
             yield StreamEvent("delta", {"text": verified.answer})
             answer = self._finish(prepared, verified, timings, [])
-            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
+            yield StreamEvent("answer", standalone(answer, resolution).model_dump(exclude={"timings"}))
         else:
             drafting = self._one_fact(prepared)
             draft = generation.stream(self.llm, drafting.prompt, drafting.params, timings)
             for delta in draft:
                 yield StreamEvent("delta", {"text": delta})
-            verified = verify(question, draft.text, drafting.evidence)
+            verified, added = self._verified_fact(prepared, draft.text, drafting)
+            if added and verified.answer_type == "generated":  # the streamed text stands; its context follows it
+                yield StreamEvent("delta", {"text": added})
             answer = self._finish(prepared, verified, timings, drafting.trimmed)
-            yield StreamEvent("answer", answer.model_dump(exclude={"timings"}))
+            yield StreamEvent("answer", standalone(answer, resolution).model_dump(exclude={"timings"}))
         timings.total_ms = elapsed_ms(started_all)
         yield StreamEvent("done", {"timings": timings.model_dump()})
+
+
+def standalone(answer: Answer, resolution: Resolution) -> Answer:
+    """The answer with the standalone question it answered, when that is not the question as asked."""
+    answer.standalone_question = resolution.standalone if resolution.changed else None
+    return answer
 
 
 @dataclass(frozen=True)

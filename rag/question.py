@@ -120,6 +120,11 @@ _LIST = _cues(
     r"\bwhat (?:is |has )?(?:changed|new)\b",
     r"\bwhat (?:are|were) the (?:changes|new features)\b",
     r"\ball (?:the )?(?:[\w-]+ ){0,2}\w+(?<![sui])s (?:that|which|who)\b",
+    r"\b(?:what|which) (?:are|were) (?:some|a few|several|the (?:different|various|main)|different|various)\b",
+    r"\b(?:what|which) (?:are|were) the (?:\d+|two|three|four|five|six|seven|eight|nine|ten)\b",
+    r"(?:^\s*|[,.:;]\s*|\b(?:passage|paragraph|text|article)\s+)(?:please\s+)?"
+    r"(?:name|extract|identify|give me|provide)\s+(?:some|all|a few|several|each|every|the|any)?"
+    r"\s*(?:of the\s+)?(?:[\w-]+ ){0,3}\w+(?<![sui])s\b",
     r"哪些|有什么|有哪|列出|列举|列舉|几种|幾種",
 )
 _EXPLANATION = _cues(
@@ -175,12 +180,22 @@ def compared_things(question: str) -> tuple[str, ...]:
     return ()
 
 
+# "Given this paragraph about Arlington, Virginia, what are ...": where the question is, after a reference to the
+# text it is about (instructions such as Dolly's are written this way). Left out when the type is decided.
+_PREAMBLE = re.compile(
+    r"^\s*(?:given|based on|according to|from|using|with|in|referring to|reading|after reading)\s+"
+    r"(?:this|the|these|that|a|an)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:paragraphs?|passages?|texts?|articles?|documents?|references?|context|information|excerpts?|descriptions?|"
+    r"content|poems?|essays?|stor(?:y|ies)|bio(?:graphy)?|input|data)"
+    r"(?:\s+(?:provided|below|above|given))?(?:\s+(?:about|on|of|regarding|describing|for)\s+[^,?]{1,80}?)?\s*[,:]\s*",
+    re.IGNORECASE,
+)
 _CONTRACTIONS = [(re.compile(r"\b(what|who|how|where|which|that|it|there)'s\b", re.IGNORECASE), r"\1 is")]
 
 
 def _normalized(question: str) -> str:
     """Straight apostrophes, contractions spelt out ("what's" is "what is"), a request's "can you" dropped."""
-    text = question.strip().replace("’", "'")
+    text = _PREAMBLE.sub("", question.strip().replace("’", "'"), count=1)
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)
     return _REQUEST.sub("", text)

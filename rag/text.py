@@ -8,9 +8,15 @@ read text through these helpers, so that what counts as a word, a number or a st
 from __future__ import annotations
 
 import bisect
+import functools
+import logging
 import re
+import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.language import CJK_CHARS
 from rag.types import RetrievedChunk
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,:'][A-Za-z0-9]+)*")
@@ -122,10 +128,17 @@ _STOPWORDS = frozenset(
 # abbreviation (``_ends_sentence``).
 # Every alternative starts with a line break or the punctuation: a pattern that may start anywhere (white space
 # first) is tried at every character and made splitting four times slower.
+# In Chinese and Japanese text a sentence ends at 。！？； or an ellipsis after a CJK character, white space or not,
+# and at an ASCII . ! ? ; between CJK characters (text typed with a Western keyboard); the closing quote or bracket
+# stays with the sentence (group ``cjk``: what lies between the two sentences, perhaps nothing).
+_CJK_CLOSERS = "”’」』）)\"'》】"
 _BREAK = re.compile(
     r"\n[ \t]*\n\s*"
     r"|\n(?=[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|#|\|)|[^\n]* \| )"
-    r"|[.!?][\"'”’)]?(?P<stop>\s+)(?=[\"'“‘(\[A-Z0-9*_`])"
+    rf"|[.!?][\"'”’)]?(?P<stop>\s+)(?=[\"'“‘(\[A-Z0-9*_`{CJK_CHARS}])"
+    rf"|(?:[。！？；｡]+|(?<=[{CJK_CHARS}])…+"
+    rf"|[.!?;](?<=[{CJK_CHARS}][.!?;])(?=[{_CJK_CLOSERS}]*[ \t]*[“‘「『（《【]?[{CJK_CHARS}]))"
+    rf"[{_CJK_CLOSERS}]*(?P<cjk>[ \t]*)"
 )
 _BLOCK_START = re.compile(r"[-*+][ \t]|\d+[.)][ \t]|#|\||[^\n]* \| ")
 # A heading line ends its block even when text follows on the very next line ("## Definitions\n**Work ...").
@@ -258,6 +271,11 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
     end of front matter, which a single line break may separate from the text)."""
     cuts: list[tuple[int, int, bool]] = []  # (where the break starts, where it ends, whether it is structural)
     for match in _BREAK.finditer(text):
+        if match.group("cjk") is not None:  # CJK punctuation: always a sentence end, never structural
+            begin, end = match.span("cjk")
+            if end < len(text) or begin < end:
+                cuts.append((begin, end, False))
+            continue
         begin, end = match.span("stop") if match.group("stop") else match.span()
         # After punctuation, white space with a blank line, or a line break before a list item, heading or
         # table row, is a structural break too.
@@ -322,7 +340,7 @@ def _title_page_end(chunk: RetrievedChunk) -> int:
     if chunk.page != 1 or not chunk.page_starts:
         return 0
     end = chunk.page_starts[0] - chunk.start
-    return end if len(_WORD.findall(chunk.text[:end])) < TITLE_PAGE_WORDS else 0
+    return end if word_count(chunk.text[:end]) < TITLE_PAGE_WORDS else 0
 
 
 def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]:
@@ -381,7 +399,7 @@ def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]
         # A heading of words only names a topic ("Zephyr Kitchen Notes") and would out-score the sentence that
         # answers; a heading with numbers can carry the fact itself ("Aurora 3.2 (released 14 October 2026)").
         informative = kind != "heading" or _DIGIT.search(body)
-        words = len(_WORD.findall(body)) if body and informative else 0
+        words = word_count(body) if body and informative else 0
         if words < min_words:
             continue
         if section != contents_of[0]:
@@ -399,6 +417,9 @@ def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]
         )
         sentences.append(Sentence(chunk, body, start, start + len(body), kind == "heading", section, lead, boilerplate))
     return sentences
+
+
+_FINAL_MARKS = (".", "!", "?", ":", "。", "！", "？", "：")
 
 
 def _boilerplate(
@@ -421,7 +442,12 @@ def _boilerplate(
         return "title_page"
     if first_line and (
         heading_level == 1
-        or (kind == "paragraph" and own_line and words <= TITLE_WORDS and not body.endswith((".", "!", "?", ":")))
+        or (
+            kind == "paragraph"
+            and own_line
+            and words <= TITLE_WORDS
+            and not body.endswith((".", "!", "?", ":", "。", "！", "？", "："))
+        )
     ):
         return "title"
     if in_contents:
@@ -447,10 +473,144 @@ except ImportError:  # pragma: no cover - PyStemmer is a dependency; without it 
         return word
 
 
+# --- words: English by their letters, Chinese by a segmenter -------------------------------------------------
+
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+# Function words and question words of Chinese (simplified and traditional) that carry no content; words of one
+# character are left out anyway, as in English.
+_CJK_STOPWORD_TEXT = (
+    "什么 什麼 哪些 哪个 哪個 哪里 哪裡 哪儿 哪兒 哪一 如何 怎么 怎麼 怎样 怎樣 为什么 為什麼 为何 為何 多少 是否 "
+    "可以 没有 沒有 一个 一個 这个 這個 那个 那個 这些 這些 那些 我们 我們 他们 他們 她们 她們 它们 它們 你们 你們 "
+    "因为 因為 所以 但是 而且 以及 或者 如果 虽然 雖然 其中 之一 已经 已經 还是 還是 就是 通过 通過 进行 進行 由于 "
+    "由於 对于 對於 关于 關於 根据 根據 其他 什么样 什麼樣 哪种 哪種 何时 何時 何地 几个 幾個 请问 請問 以下 下列 "
+    "分别 分別 主要 一些 有些 具有 作为 作為 成为 成為 时候 時候 的话 的話 之后 之後 之前 以后 以後 以前"
+)
+_CJK_STOPWORDS = frozenset(_CJK_STOPWORD_TEXT.split())
+
+
+@functools.cache
+def _segmenter() -> Callable[[str], list[str]]:
+    """jieba's word segmentation (search mode: long words and the words inside them), loaded once and quietly; its
+    dictionary cache goes to the temporary folder. Without jieba, overlapping character pairs stand in."""
+    try:
+        import jieba
+    except ImportError:  # pragma: no cover - jieba is a dependency; pairs of characters are the fallback
+        return _bigrams
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = tempfile.gettempdir()
+    lock = threading.Lock()
+
+    def cut(run: str) -> list[str]:
+        with lock:  # jieba initialises its dictionary on first use, not thread-safely
+            return list(tokenizer.cut_for_search(run))
+
+    return cut
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run] if len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+@functools.cache
+def _to_simplified() -> Callable[[str], str]:
+    import os
+
+    if os.environ.get("C1_OPENCC") != "1":
+        return str
+    import opencc
+
+    return opencc.OpenCC("t2s").convert
+
+
+@functools.lru_cache(maxsize=65536)
+def cjk_words(run: str) -> tuple[str, ...]:
+    """The words of a run of CJK characters (one or more characters each), as the segmenter cuts them."""
+    return tuple(w for w in _segmenter()(_to_simplified()(run)) if w.strip())
+
+
+def segment(text: str) -> str:
+    """``text`` with every run of CJK characters cut into its words, separated by spaces; text without CJK
+    characters comes back as it is. What keyword search indexes (rag/keyword.py)."""
+    if not _CJK_CHAR.search(text):
+        return text
+    return _CJK_RUN.sub(lambda m: " " + " ".join(cjk_words(m.group())) + " ", text)
+
+
+def word_count(text: str) -> int:
+    """Words of a text: English words, and Chinese words at one and a half characters each (a cheap count, no
+    segmenter: "能商用吗" counts three)."""
+    return len(_WORD.findall(text)) + (2 * len(_CJK_CHAR.findall(text)) + 2) // 3
+
+
 def content_words(text: str) -> set[str]:
-    """Lower-cased, stemmed words that carry content (no stop words, no single characters)."""
-    return {_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS and len(w) > 1}
+    """Lower-cased, stemmed words that carry content (no stop words, no single characters); Chinese words as the
+    segmenter cuts them."""
+    words = {_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS and len(w) > 1}
+    for run in _CJK_RUN.findall(text):
+        words.update(w for w in cjk_words(run) if len(w) > 1 and w not in _CJK_STOPWORDS and not _NUMERAL_WORD.match(w))
+    return words
+
+
+# --- numbers: Arabic, Chinese, and Arabic with a Chinese unit (3.5 万) --------------------------------------------
+
+_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+_CN_DIGITS |= {"七": 7, "八": 8, "九": 9, "壹": 1, "贰": 2, "貳": 2, "叁": 3, "參": 3, "肆": 4, "伍": 5, "陆": 6}
+_CN_DIGITS |= {"陸": 6, "柒": 7, "捌": 8, "玖": 9}
+_CN_SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_CN_BIG_UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
+_CN_NUMERAL = "".join([*_CN_DIGITS, *_CN_SMALL_UNITS, *_CN_BIG_UNITS])
+# A run of Chinese numerals is a number when it has two or more of them (二〇二三, 三百, 十五) or one before a
+# measure word or after 第; a lone 一 elsewhere is part of a word (一些, 统一), and a run may not start with a
+# big unit (万一, 千万 are words).
+_MEASURES = "个個年月日号號岁歲次人名位项項种種倍元米层層章条條届屆期代台部本件家座场場分秒天周週张張只隻"
+_CN_NUMBER = re.compile(
+    rf"(?<![{_CN_NUMERAL}])(?:第)?(?P<n>[{_CN_NUMERAL}]{{2,}}|[{_CN_NUMERAL}](?=[{_MEASURES}])|(?<=第)[{_CN_NUMERAL}])"
+)
+# A Chinese "word" of numerals and measure words only (一百二十, 亿个): numbers are compared as numbers (``numbers``).
+_NUMERAL_WORD = re.compile(f"[{_CN_NUMERAL}第][{_CN_NUMERAL}{_MEASURES}]*$")
+_ARABIC_WITH_UNIT = re.compile(r"(\d+(?:[.,]\d+)*)\s*([万萬亿億])")
+
+
+def _chinese_numeral(run: str) -> int | None:
+    """The value of a run of Chinese numerals: positional (二〇二三) or with units (三百五十, 三千万); None when it
+    is not a well-formed number."""
+    if run[0] in _CN_BIG_UNITS:
+        return None
+    if all(c in _CN_DIGITS for c in run):  # digit by digit: years, codes
+        return int("".join(str(_CN_DIGITS[c]) for c in run))
+    total, section, digit = 0, 0, None
+    for c in run:
+        if c in _CN_DIGITS:
+            if digit is not None:  # 三五 inside a unit number: not well formed
+                return None
+            digit = _CN_DIGITS[c]
+        elif c in _CN_SMALL_UNITS:
+            section += (1 if digit is None else digit) * _CN_SMALL_UNITS[c]
+            digit = None
+        else:
+            total = (total + section + (digit or 0)) * _CN_BIG_UNITS[c]
+            section, digit = 0, None
+    return total + section + (digit or 0)
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    """The numbers a text states, as strings: Arabic numerals as written (thousands separators dropped), Chinese
+    numerals (二〇二三, 三百) and Arabic numerals with a Chinese unit (3.5 万) by their value, so that "三百" in an
+    answer is found as "300" in the evidence."""
+    found = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    if not _CJK_CHAR.search(text):
+        return found
+    for m in _ARABIC_WITH_UNIT.finditer(text):
+        found.discard(m.group(1).replace(",", ""))
+        found.add(_number_text(float(m.group(1).replace(",", "")) * _CN_BIG_UNITS[m.group(2)]))
+    for m in _CN_NUMBER.finditer(text):
+        value = _chinese_numeral(m.group("n"))
+        if value is not None:
+            found.add(str(value))
+    return found

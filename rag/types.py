@@ -62,7 +62,7 @@ class Timings(BaseModel):
     generated_tokens: int = 0
 
 
-AnswerType = Literal["generated", "composed", "extractive", "abstained", "no_documents"]
+AnswerType = Literal["generated", "composed", "extractive", "abstained", "no_documents", "clarification"]
 
 
 class SentenceSupport(BaseModel):
@@ -81,7 +81,13 @@ class Answer(BaseModel):
         "sentences quoted and cited one by one, chosen for what the question asks (a list, steps, a summary, a "
         "comparison, a yes or no, an explanation); extractive: the model's answer was not supported by the "
         "evidence, so the best evidence sentence is returned instead; abstained: the documents do not answer the "
-        "question well enough to try; no_documents: nothing indexed matches"
+        "question well enough to try; no_documents: nothing indexed matches; clarification: a follow-up whose "
+        "referent the conversation does not settle, met with a short clarifying question (no citations)"
+    )
+    standalone_question: str | None = Field(
+        default=None,
+        description="the question actually answered once a follow-up was resolved against the conversation's "
+        "earlier turns (rag/conversation.py); null when the question was answered as asked",
     )
     question_type: str | None = Field(
         default=None,

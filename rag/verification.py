@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.evidence import Evidence, with_heading
+from rag.language import has_cjk
 from rag.text import content_words, numbers
 from rag.types import AnswerType, SentenceSupport
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMERIC = re.compile(r"\d+(?:[.,:]\d+)*")
 _ECHO = re.compile(r"\s*(?:question|facts?)\s*:", re.IGNORECASE)
 
 
@@ -30,13 +32,15 @@ def strip_invalid_markers(answer: str, valid: set[int]) -> str:
         return f"[{', '.join(map(str, kept))}]" if kept else ""
 
     text = re.sub(r"[ \t]{2,}", " ", _MARKER.sub(keep, answer))
-    return re.sub(r"[ \t]+(?=[.,;:!?]|$)", "", text).strip()
+    return re.sub(r"[ \t]+(?=[.,;:!?。，；：！？]|$)", "", text).strip()
 
 
 def answer_sentences(answer: str) -> list[str]:
     """The sentences of a model's answer, markers removed; pieces without a word (a lone "[1]") are dropped."""
     plain = strip_invalid_markers(answer, set())
-    parts = re.split(r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])|\n+", plain)
+    parts = re.split(
+        r"(?<=[.!?])\s+(?=[\"'“(A-Z0-9])|(?<=[。！？；])(?![”’」』）])\s*|(?<=[。！？；][”’」』）])\s*|\n+", plain
+    )
     return [p.strip() for p in parts if re.search(r"\w", p)]
 
 
@@ -63,15 +67,21 @@ def check_support(
     """
     body = re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", answer)
     all_words = content_words(body)
-    added = all_words - content_words(question)
     answer_numbers = numbers(body)
+    # In Chinese, "120亿" against "一百二十亿": numbers are compared as numbers only, and a number the question
+    # does not hold is itself what the answer adds ("模型有120亿个参数" to "模型有多少参数？").
+    new_numbers = bool(answer_numbers - numbers(question))
+    chinese = has_cjk(body)
+    if chinese:
+        all_words = {w for w in all_words if not _NUMERIC.fullmatch(w)}
+    added = all_words - content_words(question)
     best = Support(False, None, 0.0, frozenset(answer_numbers))
-    if not added or _ECHO.match(body):  # the model repeating the prompt's "Question: ..." answers nothing
+    if not (added or (chinese and new_numbers)) or _ECHO.match(body):  # "Question: ..." echoed answers nothing
         return best
     for e in evidence:
         words = content_words(e.sentence.text)
-        coverage = len(added & words) / len(added)
-        overall = len(all_words & words) / len(all_words)
+        coverage = len(added & words) / len(added) if added else 1.0
+        overall = len(all_words & words) / len(all_words) if all_words else 1.0
         missing = frozenset(answer_numbers - numbers(e.sentence.text))
         supported = coverage >= min_added_coverage and overall >= min_coverage and not missing
         if (supported, coverage) > (best.supported, best.word_coverage):

@@ -22,6 +22,8 @@ from rag.keyword import KeywordIndex
 from rag.models.answerability import AnswerabilityModel
 from rag.models.embedder import SentenceEmbedder
 from rag.models.llm import LLM
+from rag.models.multilingual import NAME as MULTILINGUAL
+from rag.models.multilingual import MultilingualEmbedder
 from rag.models.ports import Embedder, LanguageModel
 from rag.models.profile import profile_of
 from rag.models.remote import RemoteLLM
@@ -29,6 +31,7 @@ from rag.options import RequestDefaults
 from rag.pipeline import RAGPipeline
 from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
+from rag.store.identity import check_embedder, identity_of, setting_value
 from rag.store.registry import Registry
 from rag.store.sentences import StoredSentenceVectors
 from service.services import Services
@@ -53,6 +56,7 @@ def build(
     answerability: AnswerabilityModel | _FromSettings | None = FROM_SETTINGS,
     store: ChunkStore | None = None,
     registry: Registry | None = None,
+    check_index: bool = True,
 ) -> Services:
     """The service's components for ``settings``. Building also repairs what a crash left behind: chunk
     versions an interrupted ingest never published, and jobs of a process that is gone.
@@ -60,7 +64,11 @@ def build(
     ``load_llm=False`` builds no LLM and no answer pipeline (ingestion, retrieval and key management need
     neither). A given ``llm`` is used instead of loading one, and implies the pipeline; ``answerability=None``
     answers without the answerability model. Components built here are warmed up; given ones are the
-    caller's to warm."""
+    caller's to warm.
+
+    The embedder must be the one the index was built with (rag/store/identity.py): another is refused with
+    ``EmbedderMismatch``, saying what to do; ``check_index=False`` skips that for `rag reindex`, which converts
+    the index."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = registry or Registry.from_url(settings.registry_url)
     store = store or (
@@ -70,7 +78,9 @@ def build(
     )
     loaded_embedder = embedder is None
     if embedder is None:
-        embedder = SentenceEmbedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
+        embedder = load_embedder(settings, store)
+    if check_index:
+        check_embedder(store, identity_of(embedder), adopt_unrecorded=not isinstance(embedder, MultilingualEmbedder))
     chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
     indexer = Indexer(
         registry,
@@ -128,6 +138,18 @@ def build(
         else None,
     )
     return services
+
+
+def load_embedder(settings: Settings, store: ChunkStore) -> Embedder:
+    """The embedder RAG_EMBEDDER names; ``auto``: the one the index was built with (or is being converted to),
+    MiniLM for a new index, which is as good in English and about 30x faster (/work/helpers/C2-figures.md)."""
+    choice: str = settings.embedder
+    if choice == "auto":
+        recorded = store.reindexing_to() or store.recorded_embedder()
+        choice = setting_value(recorded.name) if recorded else "minilm"
+    if choice == MULTILINGUAL:
+        return MultilingualEmbedder.load()
+    return SentenceEmbedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
 
 
 def _load_llm(settings: Settings) -> LanguageModel:

@@ -20,6 +20,7 @@ from rag.pipeline import RAGPipeline
 from rag.retrieval import Retriever
 from rag.store.chunks import ChunkStore
 from rag.store.registry import DEFAULT_COLLECTION, Registry
+from service.conversations import ConversationService
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class Services:
     def keys(self) -> KeyService:
         """API keys, kept in the registry."""
         return KeyService(self.registry)
+
+    @cached_property
+    def conversations(self) -> ConversationService:
+        """Conversations, kept in the registry: history for follow-ups, each answer recorded as a turn."""
+        return ConversationService(self.registry)
 
     def ingest_paths(
         self,

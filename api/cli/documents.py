@@ -1,4 +1,4 @@
-"""Working with the index from the command line: ``rag ingest``, ``rag check``, ``rag ask``."""
+"""Working with the index from the command line: ``rag ingest``, ``rag check``, ``rag reindex``, ``rag ask``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from api.cli.common import CollectionOption, console, ingest_with_progress, load_settings
+from api.cli.common import CollectionOption, console, fail, ingest_with_progress, load_settings
 from rag.store.registry import DEFAULT_COLLECTION
 from service import build
 
@@ -52,6 +53,29 @@ def check(
     typer.echo(json.dumps(report, indent=2))
     if problems:
         raise typer.Exit(code=1)
+
+
+def reindex() -> None:
+    """Re-embed every chunk with the embedder RAG_EMBEDDER names (after changing it on a built index); stop the
+    service first. An interrupted run leaves the index refused until a rerun finishes it."""
+    from ingest.reindex import reindex as reindex_all
+
+    settings = load_settings()
+    if settings.embedder == "auto":
+        fail("set RAG_EMBEDDER to the embedder to re-embed with (minilm or multilingual-e5-small), not auto")
+    services = build(settings, load_llm=False, check_index=False)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"re-embedding {stage}", total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = reindex_all(services.indexer, on_progress=on_progress)
+    typer.echo(result.model_dump_json(indent=2))
 
 
 def ask(

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli.common import command_line, console, load_settings
 from evaluation import runs
+from evaluation.mtrag import mtrag_tables
 from evaluation.realq import Followups
 from evaluation.report import clapnq_tables, dolly_tables, realq_tables
 from evaluation.runs import Articles, Half, Tick
@@ -73,7 +74,9 @@ def _followups(value: str) -> Followups:
         return "skip"
     if value == "alone":
         return "alone"
-    raise typer.BadParameter("use skip or alone", param_hint="--followups")
+    if value == "history":
+        return "history"
+    raise typer.BadParameter("use history, alone or skip", param_hint="--followups")
 
 
 def _written(paths: tuple[Path, ...]) -> None:
@@ -172,8 +175,9 @@ def _out(default: str) -> object:
 def eval_realq(
     folder: Annotated[Path, typer.Argument(help="a realq folder: questions.json and docs/", exists=True)],
     followups: Annotated[
-        str, typer.Option(help="follow-up questions: skip them, or ask their last turn alone")
-    ] = "skip",
+        str,
+        typer.Option(help="follow-up questions: their earlier turns first (history), their last turn alone, or skip"),
+    ] = "history",
     out: Annotated[Path | None, _out("realq-NAME-FOLLOWUPS.json")] = None,
 ) -> None:
     """Key-fact recall, citations and abstention on realistic questions over real documents, by language and
@@ -182,6 +186,33 @@ def eval_realq(
     with ProgressBars() as bars:
         run = runs.run_realq(load_settings(), folder, followups=mode, out=out, command=command_line(), reporter=bars)
     typer.echo(realq_tables(run.result))
+    _written(run.written)
+
+
+@app.command("mtrag")
+def eval_mtrag(
+    folder: Annotated[Path, typer.Argument(help="an MTRAG folder: reference.jsonl and corpus.jsonl", exists=True)],
+    history: Annotated[
+        bool, typer.Option("--history/--no-history", help="give each task's earlier turns (--no-history: ask alone)")
+    ] = True,
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Annotated[Path | None, _out("mtrag-NAME-history.json")] = None,
+) -> None:
+    """Conversations: each task's last user turn asked with its earlier turns; answers, citations, abstention and
+    clarifying questions by answerability label and by first turn vs follow-up."""
+    with ProgressBars() as bars:
+        run = runs.run_mtrag(
+            load_settings(),
+            folder,
+            history=history,
+            limit=limit,
+            seed=seed,
+            out=out,
+            command=command_line(),
+            reporter=bars,
+        )
+    typer.echo(mtrag_tables(run.result))
     _written(run.written)
 
 
@@ -254,3 +285,38 @@ def train_answerability(
             reporter=bars,
         )
     typer.echo(json.dumps(info, indent=2))
+
+
+@app.command("squad-retrieval")
+def eval_squad_retrieval(
+    path: Annotated[Path, typer.Argument(help="a SQuAD-format json file (SQuAD, CMRC 2018, DRCD)", exists=True)],
+    modes: Annotated[str, typer.Option(help="comma-separated: dense, hybrid, keyword")] = "dense,hybrid",
+    paragraphs: Annotated[int | None, typer.Option(help="index only the first N paragraphs (file order)")] = None,
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Annotated[Path | None, typer.Option(help="JSON result file")] = None,
+) -> None:
+    """Gold-paragraph recall@1/4/10 and MRR@10 per retrieval mode, on an isolated index of this embedder
+    (RAG_EMBEDDER): how well each embedder finds the paragraph that holds the answer."""
+    from evaluation.retrieval import run_squad_retrieval
+
+    with ProgressBars() as bars:
+        ticks: dict[str, Tick] = {}
+
+        def progress(mode: str, done: int, total: int) -> None:
+            ticks.setdefault(mode, bars.track("retrieving", mode, total))(done, total)
+
+        result = run_squad_retrieval(
+            load_settings(),
+            path,
+            modes=tuple(modes.split(",")),
+            paragraphs=paragraphs,
+            limit=limit,
+            seed=seed,
+            on_progress=progress,
+        )
+    result["command"] = command_line()
+    typer.echo(json.dumps(result, indent=2))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))

@@ -1,7 +1,10 @@
 """OpenAI-compatible endpoints, so existing OpenAI clients and tools can use the service.
 
-``/v1/chat/completions`` is RAG: the last user message is the question; the answer is the same grounded,
-verified answer as /v1/query, and the response also carries ``sources`` (the citations) and ``answer_type``.
+``/v1/chat/completions`` is RAG: the last user message is the question, and the messages before it are the
+conversation it is read against (each user message with the assistant's reply after it is one earlier turn; OpenAI
+clients keep the history themselves); the answer is the same grounded, verified answer as /v1/query, and the
+response also carries ``sources`` (the citations), ``answer_type`` and ``standalone_question`` (the question
+actually answered once a follow-up was resolved, or null).
 When streaming, the model's text is sent as it is generated; if verification then rejects it, a last delta says
 so and quotes the supporting evidence, so a client that only concatenates deltas still ends with a checkable
 answer.
@@ -29,6 +32,7 @@ from api.deps import DefaultsDep, LLMDep, PipelineDep, ServicesDep
 from api.schemas import LLM_RESPONSES, ErrorBody
 from api.streaming import first_event_now
 from rag import metrics
+from rag.conversation import Turn
 from rag.errors import Unprocessable, UpstreamError
 from rag.models.ports import GenerationParams, LanguageModel
 from rag.options import AnswerOptions, RequestDefaults
@@ -66,6 +70,25 @@ class ChatRequest(BaseModel):
             if message.role == "user" and message.text().strip():
                 return message.text().strip()
         raise Unprocessable("messages must contain a user message with text")
+
+    def history(self) -> list[Turn]:
+        """The turns before the last user message: each user message with the assistant's reply that follows it
+        (several replies joined; none: an empty answer). System and tool messages are not turns."""
+        last = max(i for i, m in enumerate(self.messages) if m.role == "user" and m.text().strip())
+        turns: list[Turn] = []
+        question: str | None = None
+        replies: list[str] = []
+        for message in self.messages[:last]:
+            text = message.text().strip()
+            if message.role == "user" and text:
+                if question is not None:
+                    turns.append(Turn(question=question, answer=" ".join(replies)))
+                question, replies = text, []
+            elif message.role == "assistant" and text and question is not None:
+                replies.append(text)
+        if question is not None:
+            turns.append(Turn(question=question, answer=" ".join(replies)))
+        return turns
 
     def options(self, defaults: RequestDefaults) -> AnswerOptions:
         """The request's own settings; the rest (RAG_TOP_K, RAG_MAX_NEW_TOKENS) from ``defaults``."""
@@ -107,14 +130,16 @@ def correction(answer: str, citations: list[dict[str, Any]]) -> str:
 def chat_completions(
     body: ChatRequest, pipeline: PipelineDep, defaults: DefaultsDep, services: ServicesDep, caller: ReadCaller
 ):
-    question = body.question()
+    question, history = body.question(), body.history()
     options = body.options(defaults)
     params, retrieval = options.generation, options.retrieval
     model = body.model or pipeline.llm.name
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     if not body.stream:
-        answer = pipeline.answer(question, params=params, retrieval=retrieval, collection=caller.collection)
+        answer = pipeline.answer(
+            question, params=params, retrieval=retrieval, collection=caller.collection, history=history
+        )
         usage = {
             "prompt_tokens": answer.timings.prompt_tokens,
             "completion_tokens": answer.timings.generated_tokens,
@@ -129,6 +154,7 @@ def chat_completions(
             usage=usage,
             sources=[c.model_dump() for c in answer.citations],
             answer_type=answer.answer_type,
+            standalone_question=answer.standalone_question,
         )
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
@@ -144,7 +170,9 @@ def chat_completions(
 
     # A request the model cannot take (context window) gets a 4xx with a message, not a stream that breaks off.
     answer_events = first_event_now(
-        pipeline.answer_stream(question, params=params, retrieval=retrieval, collection=caller.collection)
+        pipeline.answer_stream(
+            question, params=params, retrieval=retrieval, collection=caller.collection, history=history
+        )
     )
 
     def events():
@@ -161,7 +189,10 @@ def chat_completions(
                     text = correction(final["answer"], final["citations"]) if streamed else final["answer"]
                     yield chunk({"content": text})
                 sources = [Citation(**c).model_dump() for c in final["citations"]]
-                yield chunk({}, "stop", sources=sources, answer_type=final["answer_type"])
+                standalone = final.get("standalone_question")
+                yield chunk(
+                    {}, "stop", sources=sources, answer_type=final["answer_type"], standalone_question=standalone
+                )
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(

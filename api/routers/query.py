@@ -8,6 +8,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.auth import AUTH_RESPONSES, ReadCaller
 from api.deps import DefaultsDep, PipelineDep, ServicesDep
+from api.routers.conversations import conversation_of
 from api.schemas import LLM_RESPONSES, ErrorBody, QueryRequest, QueryResponse, RetrieveRequest, RetrieveResponse
 from api.streaming import first_event_now
 from rag.errors import UpstreamError
@@ -32,6 +33,7 @@ def _sse(events: Iterator[StreamEvent]) -> Iterator[dict[str, str]]:
     summary="Answer a question from the indexed documents, with citations",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"},
+        404: {"model": ErrorBody, "description": "`conversation_id` names no conversation of the caller's collection"},
         422: {"model": ErrorBody, "description": "invalid fields, or a question too long for the model's window"},
         **LLM_RESPONSES,
     },
@@ -43,8 +45,17 @@ def query(
         top_k=body.top_k, max_new_tokens=body.max_new_tokens, retrieval=body.retrieval, generation=body.generation
     )
     params, retrieval = options.generation, options.retrieval
+    # In a conversation: the earlier turns are the history, and the answer is recorded as the next turn.
+    conversation = conversation_of(services, caller, body.conversation_id) if body.conversation_id else None
     if body.stream:
-        events = pipeline.answer_stream(body.question, params=params, retrieval=retrieval, collection=caller.collection)
+        if conversation is None:
+            events = pipeline.answer_stream(
+                body.question, params=params, retrieval=retrieval, collection=caller.collection
+            )
+        else:
+            events = services.conversations.answer_stream(
+                pipeline, conversation, body.question, params=params, retrieval=retrieval
+            )
         # Retrieval and the context-window check run before the 200 is sent: their errors are a 4xx with a message.
         events = first_event_now(events)
         return EventSourceResponse(
@@ -53,8 +64,13 @@ def query(
             # On SIGTERM an answer being streamed may finish (by default sse-starlette cuts it off at once).
             shutdown_grace_period=services.settings.shutdown_timeout_s,
         )
-    answer = pipeline.answer(body.question, params=params, retrieval=retrieval, collection=caller.collection)
-    return QueryResponse(**answer.model_dump())
+    if conversation is None:
+        answer = pipeline.answer(body.question, params=params, retrieval=retrieval, collection=caller.collection)
+        return QueryResponse(**answer.model_dump())
+    answer, turn = services.conversations.answer(
+        pipeline, conversation, body.question, params=params, retrieval=retrieval
+    )
+    return QueryResponse(**answer.model_dump(), conversation_id=conversation.id if turn else None)
 
 
 @router.post(

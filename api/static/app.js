@@ -521,13 +521,20 @@ function setKind(kind, label, note) {
   $("#result").dataset.answerType = kind;
 }
 
-async function ask(question) {
+// The question shown in #result, with its answer once complete: the next question moves it into the thread.
+let shownTurn = null;
+
+async function ask(question, retried = false) {
   if (asking) asking.abort();
   const controller = new AbortController();
   asking = controller;
+  if (shownTurn) $("#thread").append(turnItem(shownTurn));
+  shownTurn = null;
   const result = $("#result");
   result.hidden = false;
   result.dataset.deltas = "0";
+  $("#asked").textContent = question;
+  $("#standalone").hidden = true;
   $("#answer").replaceChildren();
   $("#answer").classList.remove("cursor");
   $("#citations").replaceChildren();
@@ -538,11 +545,13 @@ async function ask(question) {
 
   let streamed = "";
   let answered = false;
+  let conversation = null;
   try {
+    conversation = await ensureConversation();
     const response = await api("/v1/query", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ question, stream: true }),
+      body: JSON.stringify({ question, stream: true, conversation_id: conversation }),
       signal: controller.signal,
     });
     for await (const { event, data } of sseEvents(response.body)) {
@@ -556,6 +565,7 @@ async function ask(question) {
         $("#answer").classList.add("cursor");
       } else if (event === "answer") {
         renderAnswer(payload, streamed);
+        shownTurn = { ...payload, question };
         answered = true;
       } else if (event === "done") {
         renderTimings(payload.timings || {});
@@ -568,6 +578,12 @@ async function ask(question) {
     setState("done");
   } catch (error) {
     $("#answer").classList.remove("cursor");
+    if (error.status === 404 && conversation && !retried && asking === controller) {
+      // The conversation was deleted elsewhere: ask again in a new one.
+      asking = null;
+      startConversation(null);
+      return ask(question, true);
+    }
     if (error.name === "AbortError") {
       setKind("stopped", "Stopped.");
       setState("stopped");
@@ -578,25 +594,143 @@ async function ask(question) {
   } finally {
     if (asking === controller) asking = null;
   }
+  loadConversations();
 }
 
-// The answer's [n] markers become chips naming their sources; a chip opens the quoted chunk.
-function renderAnswer(answer, streamed) {
-  const citations = answer.citations || [];
-  const byMarker = new Map(citations.map((c) => [c.marker, c]));
-  const target = $("#answer");
-  target.classList.remove("cursor");
-  target.replaceChildren();
-  const parts = answer.answer.split(/\s*\[(\d+)\]/);
-  parts.forEach((part, i) => {
-    if (i % 2 === 0) {
-      if (part) target.append(part);
+// ---------------------------------------------------------------- conversations
+
+const CONVERSATION_STORAGE = "rag.conversation";
+let conversationId = null; // the conversation questions are asked in; null: a new one is made by the next question
+
+function setConversation(id) {
+  conversationId = id;
+  if (id) localStorage.setItem(CONVERSATION_STORAGE, id);
+  else localStorage.removeItem(CONVERSATION_STORAGE);
+  for (const item of document.querySelectorAll("#conversations li")) {
+    item.setAttribute("aria-current", String(item.dataset.id === id));
+  }
+  document.body.dataset.conversation = id || "";
+}
+
+async function ensureConversation() {
+  if (conversationId) return conversationId;
+  const made = await (
+    await api("/v1/conversations", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })
+  ).json();
+  setConversation(made.id);
+  return made.id;
+}
+
+// Start over (id null) or show a conversation's turns; the next question is asked in it.
+function startConversation(id, turns = []) {
+  if (asking) asking.abort();
+  shownTurn = null;
+  setConversation(id);
+  $("#thread").replaceChildren(...turns.map(turnItem));
+  $("#result").hidden = true;
+  $("#result").dataset.state = "idle";
+  $("#ask-button").disabled = false;
+  $("#stop-button").hidden = true;
+}
+
+// An earlier question of the conversation and its answer, with chips that open the quoted passages.
+function turnItem(turn) {
+  const [kind, label] = kindOf(turn);
+  const standalone = el("p", { className: "standalone muted small" });
+  showStandalone(standalone, turn);
+  return el(
+    "li",
+    { className: "turn", dataset: { answerType: turn.answer_type } },
+    el("p", { className: "turn-question" }, turn.question),
+    standalone,
+    ["generated", "composed"].includes(kind) ? null : el("div", { className: `answer-kind ${kind}` }, el("strong", {}, label)),
+    el("p", { className: "answer" }, answerNodes(turn)),
+    el("ol", { className: "citations" }, citationItems(turn.citations || [])),
+  );
+}
+
+async function openConversation(id, { quiet = false } = {}) {
+  let conversation;
+  try {
+    conversation = await getJSON(`/v1/conversations/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (error.status === 404) {
+      if (conversationId === id) setConversation(null);
+      if (!quiet) loadConversations();
+    } else if (!quiet) showBanner(`Could not open the conversation: ${error.message}`);
+    return;
+  }
+  startConversation(conversation.id, conversation.turns);
+  const last = $("#thread li:last-child");
+  if (last && !quiet) last.scrollIntoView({ block: "nearest" });
+  $("#question").focus();
+}
+
+async function loadConversations() {
+  const list = $("#conversations");
+  const empty = $("#conversations-empty");
+  let conversations = [];
+  try {
+    conversations = (await getJSON("/v1/conversations?limit=50")).conversations;
+  } catch (error) {
+    if (error.status !== 404) {
+      // 404: this service keeps no conversations
+      list.replaceChildren();
+      empty.textContent = `Could not list conversations: ${error.message}`;
+      empty.hidden = false;
       return;
     }
-    const citation = byMarker.get(Number(part));
-    target.append(citation ? chip(citation) : `[${part}]`);
-  });
+  }
+  list.replaceChildren(...conversations.map(conversationItem));
+  empty.textContent = "No conversations yet: ask a question.";
+  empty.hidden = conversations.length > 0;
+}
 
+function conversationItem(c) {
+  const title = c.title || "(no question yet)";
+  const open = el(
+    "button",
+    { type: "button", className: "link open", title: `${title}\n${plural(c.turn_count, "question")}` },
+    title,
+  );
+  open.addEventListener("click", () => openConversation(c.id));
+  const remove = el("button", { type: "button", className: "link danger", title: `Delete “${title}”` }, "Delete");
+  remove.addEventListener("click", () => deleteConversation(c, remove));
+  return el(
+    "li",
+    { className: "conversation-item", dataset: { id: c.id }, "aria-current": String(c.id === conversationId) },
+    open,
+    el("span", { className: "muted small", title: plural(c.turn_count, "question") }, String(c.turn_count)),
+    timeCell(c.updated_at),
+    remove,
+  );
+}
+
+// As with documents, a second click within a few seconds confirms.
+async function deleteConversation(c, button) {
+  if (button.dataset.armed !== "yes") {
+    button.dataset.armed = "yes";
+    button.textContent = "Really delete?";
+    setTimeout(() => {
+      if (button.isConnected) {
+        button.dataset.armed = "";
+        button.textContent = "Delete";
+      }
+    }, 4000);
+    return;
+  }
+  button.disabled = true;
+  try {
+    await api(`/v1/conversations/${encodeURIComponent(c.id)}`, { method: "DELETE" });
+  } catch (error) {
+    if (error.status !== 404) showBanner(`Could not delete the conversation: ${error.message}`);
+  }
+  if (c.id === conversationId) startConversation(null);
+  await loadConversations();
+}
+
+// What kind of answer it is, as a label and a note for people.
+function kindOf(answer) {
   const kinds = {
     generated: ["generated", "Answer", "checked against the quoted sources."],
     composed: ["composed", "Answer", "composed of sentences quoted from the documents, each cited."],
@@ -616,27 +750,63 @@ function renderAnswer(answer, streamed) {
             : "."),
     ],
     no_documents: ["abstained", "No answer.", "Nothing indexed matches the question: upload a document first."],
+    clarification: [
+      "clarification",
+      "A question back:",
+      "the conversation does not settle what this refers to; answer it, or ask again more fully.",
+    ],
   };
-  const [kind, label, note] = kinds[answer.answer_type] || ["generated", "Answer", ""];
+  return kinds[answer.answer_type] || ["generated", "Answer", ""];
+}
+
+// The answer's [n] markers become chips naming their sources; a chip opens the quoted chunk.
+function answerNodes(answer) {
+  const byMarker = new Map((answer.citations || []).map((c) => [c.marker, c]));
+  const nodes = [];
+  answer.answer.split(/\s*\[(\d+)\]/).forEach((part, i) => {
+    if (i % 2 === 0) {
+      if (part) nodes.push(part);
+      return;
+    }
+    const citation = byMarker.get(Number(part));
+    nodes.push(citation ? chip(citation) : `[${part}]`);
+  });
+  return nodes;
+}
+
+function citationItems(citations) {
+  return citations.map((c) =>
+    el(
+      "li",
+      {},
+      chip(c),
+      " ",
+      el("q", {}, c.quote),
+      el("span", { className: "muted small" }, ` score ${c.score.toFixed(2)}`),
+    ),
+  );
+}
+
+function showStandalone(target, answer) {
+  const standalone = answer.standalone_question;
+  target.textContent = standalone ? `Answered as: ${standalone}` : "";
+  target.hidden = !standalone;
+}
+
+function renderAnswer(answer, streamed) {
+  const target = $("#answer");
+  target.classList.remove("cursor");
+  target.replaceChildren(...answerNodes(answer));
+  const [kind, label, note] = kindOf(answer);
   setKind(kind, label, note);
   $("#result").dataset.answerType = answer.answer_type;
+  showStandalone($("#standalone"), answer);
 
   if (answer.answer_type === "extractive" && streamed.trim()) {
     $("#draft-text").textContent = streamed.trim();
     $("#draft").hidden = false;
   }
-  $("#citations").replaceChildren(
-    ...citations.map((c) =>
-      el(
-        "li",
-        {},
-        chip(c),
-        " ",
-        el("q", {}, c.quote),
-        el("span", { className: "muted small" }, ` score ${c.score.toFixed(2)}`),
-      ),
-    ),
-  );
+  $("#citations").replaceChildren(...citationItems(answer.citations || []));
 }
 
 function chipLabel(c) {
@@ -672,7 +842,13 @@ function setupAsk() {
   $("#ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = question.value.trim();
-    if (text) ask(text);
+    if (!text) return;
+    question.value = ""; // shown above as the question asked
+    ask(text);
+  });
+  $("#new-conversation").addEventListener("click", () => {
+    startConversation(null);
+    question.focus();
   });
   question.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -779,7 +955,7 @@ async function openDocument(id, chunkId, opener) {
 // ---------------------------------------------------------------- start
 
 function refreshAll() {
-  return Promise.all([loadHealth(), loadDocuments(), loadSources()]);
+  return Promise.all([loadHealth(), loadDocuments(), loadSources(), loadConversations()]);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -788,11 +964,15 @@ document.addEventListener("DOMContentLoaded", () => {
   setupAsk();
   $("#reload-docs").addEventListener("click", () => Promise.all([loadDocuments(), loadHealth()]));
   $("#reload-sources").addEventListener("click", loadSources);
+  $("#reload-conversations").addEventListener("click", loadConversations);
   $("#panel-close").addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("#panel").hidden) closePanel();
   });
-  refreshAll().then(() => document.body.setAttribute("data-ready", ""));
+  // The conversation this browser was in reopens (if it is still there, in this key's collection).
+  const resumed = localStorage.getItem(CONVERSATION_STORAGE);
+  const reopened = resumed ? openConversation(resumed, { quiet: true }) : Promise.resolve();
+  Promise.all([refreshAll(), reopened]).then(() => document.body.setAttribute("data-ready", ""));
   // Scheduled refreshes and other clients change the index too; keep the lists roughly current.
   setInterval(() => {
     if (document.visibilityState === "visible") refreshAll();

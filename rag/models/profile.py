@@ -45,9 +45,17 @@ class ModelProfile:
     max_prompt_tokens: int = 3072  # the whole-chunk prompt's budget, below the model's own window: prefill costs
     max_answer_tokens: int = 64  # the default answer length (RAG_MAX_NEW_TOKENS, when set, wins)
     reason: str = ""
+    # The languages the model writes (rag/language.py codes); None: any. A question in another language is
+    # answered with the evidence sentences themselves, quoted, not with a draft the model cannot write.
+    languages: frozenset[str] | None = None
+
+    def writes(self, language: str) -> bool:
+        """Whether the model can write an answer in ``language``."""
+        return self.languages is None or language in self.languages
 
 
 EVIDENCE = ModelProfile("evidence", max_answer_tokens=64)
+ENGLISH_ONLY = frozenset({"en"})
 # Several sentences or a list of steps, each with a marker: 10-200 tokens in the answers measured (docs/models.md).
 GENERATIVE = ModelProfile("generative", max_answer_tokens=256)
 
@@ -183,7 +191,8 @@ def choose_profile(
     if remote:
         return replace(GENERATIVE, reason="a remote server's model counts as capable")
     if bundled:
-        return replace(EVIDENCE, reason="the bundled SmolLM2-135M")
+        # It does not write Chinese: it copies a Chinese sentence back with its names changed (../shared/PLATFORM.md).
+        return replace(EVIDENCE, reason="the bundled SmolLM2-135M", languages=ENGLISH_ONLY)
     if path is None:
         return replace(EVIDENCE, reason="no model file to tell its size from")
     count = parameters(path)

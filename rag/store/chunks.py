@@ -16,11 +16,21 @@ import numpy as np
 
 from rag.store.chroma import open_collection
 from rag.store.chroma import read_retrying as _read
+from rag.store.identity import EmbedderIdentity
 from rag.store.owners import current_owner
 from rag.store.sentences import SUFFIX, SentenceStore
 from rag.types import ChunkRecord, RetrievedChunk
 
 _ABSENT = -1  # Chroma metadata cannot hold None
+_EMBEDDER = "embedder"  # collection metadata: the embedder of the vectors, and of a re-embedding under way
+_REINDEXING = "embedder_reindexing"
+
+
+def _identity(metadata: dict[str, Any] | None, prefix: str) -> EmbedderIdentity | None:
+    metadata = metadata or {}
+    if prefix not in metadata:
+        return None
+    return EmbedderIdentity(name=str(metadata[prefix]), dimension=int(metadata[f"{prefix}_dimension"]))
 
 
 def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
@@ -99,6 +109,33 @@ class ChunkStore:
     def count(self) -> int:
         return int(self._collection.count())
 
+    def recorded_embedder(self) -> EmbedderIdentity | None:
+        """The embedder whose vectors this index holds (rag/store/identity.py); None before one was recorded."""
+        return _identity(self._collection.metadata, _EMBEDDER)
+
+    def reindexing_to(self) -> EmbedderIdentity | None:
+        """The embedder a `rag reindex` is converting the index to, while it runs or after it was interrupted."""
+        return _identity(self._collection.metadata, _REINDEXING)
+
+    def stored_dimension(self) -> int | None:
+        """The dimension of a stored chunk vector; None when the index is empty."""
+        result = self._collection.get(limit=1, include=["embeddings"])
+        embeddings = result.get("embeddings")
+        return None if embeddings is None or len(embeddings) == 0 else len(embeddings[0])
+
+    def record_embedder(self, identity: EmbedderIdentity, *, reindexing: EmbedderIdentity | None = None) -> None:
+        """Record whose vectors the index holds, on both collections; ``reindexing`` marks a conversion to
+        another embedder as under way (``None`` clears the mark)."""
+        fields = {_EMBEDDER: identity, _REINDEXING: reindexing}
+        for collection in (self._collection, self.sentences.collection if self.sentences else None):
+            if collection is None:
+                continue
+            metadata = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith(("hnsw:", "embedder"))}
+            for prefix, value in fields.items():
+                if value is not None:
+                    metadata |= {prefix: value.name, f"{prefix}_dimension": value.dimension}
+            collection.modify(metadata=metadata)
+
     def add(self, chunks: Sequence[ChunkRecord], embeddings: np.ndarray, batch_size: int = 1000) -> None:
         """Upsert chunks, stamped with the writing process so reconciliation can leave live writers alone."""
         writer = current_owner()
@@ -110,6 +147,11 @@ class ChunkStore:
                 documents=[c.text for c in part],
                 metadatas=[{**_to_metadata(c), "writer": writer} for c in part],
             )
+
+    def update_vectors(self, chunk_ids: Sequence[str], embeddings: np.ndarray) -> None:
+        """Replace the vectors of stored chunks, keeping their text and metadata (`rag reindex`)."""
+        if len(chunk_ids):
+            self._collection.update(ids=list(chunk_ids), embeddings=embeddings)
 
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
         if k <= 0:

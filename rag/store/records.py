@@ -14,6 +14,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from rag.types import Citation
+
 # Collections are tenants: every document, folder source and job belongs to one (docs/security.md). Rows made
 # before collections existed belong to this one, which is also where requests go that name no collection.
 DEFAULT_COLLECTION = "default"
@@ -114,3 +116,33 @@ class ApiKeyRecord(BaseModel):
     name: str | None = Field(default=None, description="what the key is for, as given when it was made")
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None = None
+
+
+class ConversationTurn(BaseModel):
+    """One question of a conversation and what the service answered; earlier turns are the history the next
+    follow-up is read against."""
+
+    id: str
+    conversation_id: str
+    position: int = Field(description="1 for the conversation's first question, then 2, 3, ...")
+    question: str = Field(description="the question as asked")
+    standalone_question: str | None = Field(
+        default=None,
+        description="the question actually answered, once resolved against the earlier turns; null "
+        "when it was answered as asked",
+    )
+    answer: str
+    answer_type: str = Field(description="as in the query response: generated, composed, extractive, abstained, ...")
+    citations: list[Citation] = Field(default_factory=list, description="the answer's citations into documents")
+    created_at: UtcDatetime
+
+
+class Conversation(BaseModel):
+    """A thread of questions in one collection (tenant); its turns are listed by ``GET /v1/conversations/{id}``."""
+
+    id: str
+    title: str | None = Field(default=None, description="as given when it was made, else its first question")
+    collection: str = Field(default=DEFAULT_COLLECTION, description="the collection (tenant) the conversation is in")
+    turn_count: int = Field(default=0, description="questions asked in it so far")
+    created_at: UtcDatetime
+    updated_at: UtcDatetime = Field(description="when it was made or its last question was answered")

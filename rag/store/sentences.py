@@ -61,6 +61,11 @@ class SentenceStore:
     def __init__(self, collection: Any) -> None:
         self._collection = collection
 
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection: ``ChunkStore.record_embedder`` records the embedder in its metadata too."""
+        return self._collection
+
     def count(self) -> int:
         return int(self._collection.count())
 

@@ -272,3 +272,80 @@ def test_sources_with_last_job_and_refresh(page):
     page.click("#reload-sources")
     expect(page.locator("#sources-empty")).to_have_text("No sources registered.")
     expect(page.locator("#banner")).to_be_hidden()
+
+
+LIBRARY = (
+    "# Marlow Public Library\n\n"
+    "The Marlow Public Library lends telescopes to its members for two weeks at a time.\n\n"
+    "The Marlow Public Library closes at 18:00 on Saturdays.\n"
+)
+
+
+def test_conversation_thread_new_conversation_reopen_and_delete(page, live_server):
+    """Follow-ups are asked in the page's conversation and shown as a thread; conversations are listed, reopened
+    (also after a reload) and removed."""
+    expect = playwright.expect
+    httpx.post(
+        f"{live_server.url}/v1/documents",
+        files={"file": ("library.md", LIBRARY.encode())},
+        headers=live_server.headers,
+        timeout=60,
+    )
+    first = "What does the Marlow Public Library lend to its members?"
+    ask(page, first)
+    expect(page.locator("#result")).to_have_attribute("data-state", "done")
+    expect(page.locator("#asked")).to_have_text(first)
+    expect(page.locator("#answer")).to_contain_text("telescopes")
+    expect(page.locator("#question")).to_have_value("")
+    conversation = page.evaluate("document.body.dataset.conversation")
+    assert conversation
+
+    ask(page, "When does it close on Saturdays?")
+    # The first question moved into the thread above, with its answer and chips; the follow-up is the result.
+    thread = page.locator("#thread li.turn")
+    expect(thread).to_have_count(1)
+    expect(thread.locator(".turn-question")).to_have_text(first)
+    expect(thread.locator(".answer")).to_contain_text("telescopes")
+    expect(thread.locator(".answer .chip").first).to_contain_text("library.md")
+    expect(page.locator("#asked")).to_have_text("When does it close on Saturdays?")
+    expect(page.locator("#standalone")).to_contain_text("Answered as:")
+    expect(page.locator("#answer .chip").first).to_contain_text("library.md")
+    turns = httpx.get(f"{live_server.url}/v1/conversations/{conversation}", headers=live_server.headers).json()
+    assert [t["question"] for t in turns["turns"]] == [first, "When does it close on Saturdays?"]
+    item = page.locator(f'#conversations li[data-id="{conversation}"]')
+    expect(item.locator(".open")).to_have_text(first)
+    expect(item).to_have_attribute("aria-current", "true")
+
+    # A new conversation: the next question is asked on its own, in a conversation of its own.
+    page.click("#new-conversation")
+    expect(page.locator("#thread li")).to_have_count(0)
+    expect(page.locator("#result")).to_be_hidden()
+    ask(page, "How long can members keep a telescope?")
+    expect(page.locator("#thread li")).to_have_count(0)
+    second = page.evaluate("document.body.dataset.conversation")
+    assert second and second != conversation
+    expect(page.locator(f'#conversations li[data-id="{second}"]')).to_have_attribute("aria-current", "true")
+    expect(item).to_have_attribute("aria-current", "false")
+
+    # Reopening the first shows both its turns; so does reloading the page, which resumes it.
+    item.locator(".open").click()
+    expect(page.locator("#thread li.turn")).to_have_count(2)
+    expect(page.locator("#result")).to_be_hidden()
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#thread li.turn")).to_have_count(2)
+    expect(page.locator("#thread li.turn").nth(1).locator(".turn-question")).to_have_text(
+        "When does it close on Saturdays?"
+    )
+    expect(page.locator("#thread li.turn").first.locator(".chip").first).to_contain_text("library.md")
+
+    # Deleting the open conversation (a second click confirms) starts over.
+    delete = page.locator(f'#conversations li[data-id="{conversation}"] button.danger')
+    delete.click()
+    expect(delete).to_have_text("Really delete?")
+    delete.click()
+    expect(page.locator(f'#conversations li[data-id="{conversation}"]')).to_have_count(0)
+    expect(page.locator("#thread li")).to_have_count(0)
+    assert (
+        httpx.get(f"{live_server.url}/v1/conversations/{conversation}", headers=live_server.headers).status_code == 404
+    )

@@ -376,3 +376,53 @@ def test_an_openai_stream_of_a_composed_answer_is_the_answer_once(tmp_path):
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert chunks[-1]["answer_type"] == "composed" and "Not supported by the documents" not in text
     assert text.count("Longer stays need approval") == 1
+
+
+def _quoted(ranked: Ranked, i: int):
+    """The single-fact path's answer when the model's draft failed: sentence ``i`` quoted and cited [1]."""
+    from rag.evidence import Evidence
+    from rag.types import SentenceSupport
+    from rag.verification import Verified
+
+    s = ranked.sentences[i]
+    support = SentenceSupport(text=s.text, supported=True, support=1.0, citations=[1])
+    return Verified(f"{s.text} [1]", "extractive", [Evidence(s, float(ranked.scores[i]), 1)], [support], [])
+
+
+WAR = (
+    "The United States entered the war on 8 December 1941. The attack on Pearl Harbor came the day before. "
+    "Congress declared war within hours. Rationing began a year later."
+)
+
+
+def test_a_single_fact_is_followed_by_the_evidence_that_scores_nearly_as_well_in_document_order():
+    ranked = _ranked(_chunk(WAR), {"The United": 0.8, "The attack": 0.75, "Congress": 0.72, "Rationing": 0.3})
+    verified, added = Composer().with_context(_quoted(ranked, 0), ranked, margin=0.1, limit=2)
+    assert verified.answer == (
+        "The United States entered the war on 8 December 1941. [1] The attack on Pearl Harbor came the day before."
+        " [2] Congress declared war within hours. [3]"
+    )
+    assert added == " The attack on Pearl Harbor came the day before. [2] Congress declared war within hours. [3]"
+    assert [e.number for e in verified.cited] == [1, 2, 3] and len(verified.sentences) == 3
+    # a tighter margin or a smaller limit adds less; a sentence far below the best never joins
+    assert Composer().with_context(_quoted(ranked, 0), ranked, margin=0.06, limit=2)[0].answer.count("[") == 2
+    assert Composer().with_context(_quoted(ranked, 0), ranked, margin=0.1, limit=1)[0].answer.count("[") == 2
+    assert "Rationing" not in Composer().with_context(_quoted(ranked, 0), ranked, margin=0.6, limit=2)[0].answer
+
+
+def test_context_that_says_again_what_the_answer_says_is_not_added():
+    chunk = _chunk(WAR)
+    sentences = split_sentences(chunk)
+    vectors = np.eye(len(sentences), dtype=np.float32)
+    vectors[1] = vectors[0]  # the second sentence says what the first says
+    ranked = Ranked.of(sentences, np.array([0.8, 0.79, 0.75, 0.1], dtype=np.float32), vectors)
+    verified, _ = Composer().with_context(_quoted(ranked, 0), ranked, margin=0.1, limit=2)
+    assert "Pearl Harbor" not in verified.answer and "Congress declared war" in verified.answer
+
+
+def test_nothing_is_added_to_an_answer_that_cites_nothing():
+    from rag.verification import Verified
+
+    ranked = _ranked(_chunk(WAR), {"The United": 0.8, "The attack": 0.79})
+    empty = Verified("No answer.", "extractive", [], [], [])
+    assert Composer().with_context(empty, ranked) == (empty, "")

@@ -13,6 +13,8 @@ CASES = {
         "Where are the two offices?",
         "What type of machine is a computational model that cannot branch?",  # singular "type of": one thing
         "修复 bug 的提交应该用什么类型？",
+        "From the passage provided, extract where the first session of the Congress was held",
+        "Find the settings file for the editor.",
     ],
     "number": [
         "How many hours does a full-time TTS employee work in one pay period?",
@@ -31,6 +33,11 @@ CASES = {
         "Based on the given text, list some aspects of the pearl.",
         "Given this paragraph about the Southwest, name the largest cities in that area",
         "Can you list the severity levels?",
+        # Instructions that refer to their text first (Dolly's way): the question after the preamble decides.
+        "Given this paragraph about Arlington, Virginia, what are the 3 public high schools in Arlington?",
+        "Based on the above passage name some of the companies which specialize in construction",
+        "Given this paragraph about hockey what are different surfaces that hockey is played on?",
+        "Extract the names of the movies she starred in.",
         "What changed in Aurora 3.2?",
         "This Thursday is a holiday. What are my options?",
         "ChatGLM-6B 目前有哪些局限性？",

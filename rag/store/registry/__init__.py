@@ -11,7 +11,8 @@ between the two is in ``schema``, and the upsert of each dialect in ``sources``)
 - ``jobs``: background jobs, who runs them and how far they got;
 - ``sources``: folder sources and what the last refresh saw of each file;
 - ``locks``: named leases shared by every process on the registry;
-- ``api_keys``: API keys, stored as hashes.
+- ``api_keys``: API keys, stored as hashes;
+- ``conversations``: conversations and their turns, per collection.
 
 The records these return (rag/store/records.py) are also the API's response shapes; they are re-exported here.
 """
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Engine
 from rag.store.records import (
     DEFAULT_COLLECTION,
     ApiKeyRecord,
+    Conversation,
+    ConversationTurn,
     DocumentRecord,
     DocumentStatus,
     JobError,
@@ -32,12 +35,15 @@ from rag.store.records import (
     SourceRecord,
 )
 from rag.store.registry.api_keys import ApiKeys
+from rag.store.registry.conversations import Conversations
 from rag.store.registry.documents import Documents, new_document_id
 from rag.store.registry.jobs import Jobs
 from rag.store.registry.locks import Locks, source_lock_name
 from rag.store.registry.schema import (
     api_keys,
     connect,
+    conversation_turns,
+    conversations,
     documents,
     jobs,
     locks,
@@ -52,6 +58,8 @@ from rag.store.registry.sources import Sources
 __all__ = [
     "DEFAULT_COLLECTION",
     "ApiKeyRecord",
+    "Conversation",
+    "ConversationTurn",
     "DocumentRecord",
     "DocumentStatus",
     "JobError",
@@ -61,6 +69,8 @@ __all__ = [
     "SourceFile",
     "SourceRecord",
     "api_keys",
+    "conversation_turns",
+    "conversations",
     "documents",
     "jobs",
     "locks",
@@ -73,7 +83,7 @@ __all__ = [
 ]
 
 
-class Registry(Documents, Jobs, Sources, Locks, ApiKeys):
+class Registry(Documents, Jobs, Sources, Locks, ApiKeys, Conversations):
     """The registry database: every part's methods over one engine, its schema set up when it is made."""
 
     def __init__(self, engine: Engine) -> None:

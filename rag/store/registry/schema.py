@@ -21,6 +21,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    UniqueConstraint,
     create_engine,
     event,
     insert,
@@ -143,6 +145,34 @@ api_keys = Table(
     Column("name", String(256), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Conversations: threads of questions in one collection, and their turns in order. The answer and its citations
+# are kept as the service gave them, so a reopened conversation shows what was seen, and the next follow-up is
+# read against what was asked and answered before.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", String(256), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    _collection_column(),
+)
+
+conversation_turns = Table(
+    "conversation_turns",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), nullable=False, index=True),
+    Column("position", Integer, nullable=False),  # 1, 2, ...: unique per conversation, so appends cannot interleave
+    Column("question", Text, nullable=False),
+    Column("standalone_question", Text, nullable=True),
+    Column("answer", Text, nullable=False),
+    Column("answer_type", String(32), nullable=False),
+    Column("citations", JSON, nullable=False, default=list),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "position"),
 )
 
 # Any constant: the transaction-scoped advisory lock that serialises schema set-up of processes starting together.

