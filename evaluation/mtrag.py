@@ -144,7 +144,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "answer_words_avg": mean_or_none([float(r["words"]) for r in answerable if not r["abstained"]]),
         "answer_types": shares([r["answer_type"] for r in rows]),
-        "total_ms_p50": round(percentile(totals, 50), 1) if totals else None,
+        "total_ms_p50": round(percentile(totals, 0.5), 1) if totals else None,
     }
 
 

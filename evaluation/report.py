@@ -324,6 +324,78 @@ def clapnq_chart(result: dict[str, Any], path: Path) -> Path:
     return _grouped_bars(path, f"{result['dataset']}: {result['questions']} questions", groups, "share")
 
 
+RGB_FIGURES = {
+    "negative": [
+        ("abstained (right: the passages do not answer)", "abstained"),
+        ("abstained, where no negative passage holds the gold answer", "abstained_where_negatives_lack_gold"),
+        ("answered with the gold answer anyway", "answered_with_gold"),
+    ],
+    "noise": [
+        ("answer contains the gold answer", "contains_gold"),
+        ("first citation on a positive passage", "first_citation_positive"),
+        ("abstained (false)", "false_abstention"),
+        ("contains the gold answer, of answers given", "contains_gold_of_answers"),
+        ("first citation positive, of answers given", "first_citation_positive_of_answers"),
+    ],
+    "counterfactual": [
+        ("answer gives the fake answer", "gives_fake"),
+        ("answer gives the true answer", "gives_gold"),
+        ("abstained", "abstained"),
+        ("gives the fake answer, of answers given", "gives_fake_of_answers"),
+    ],
+}
+RGB_MODES = {
+    "negative": "negative rejection: only negative passages indexed",
+    "noise": "noise robustness: positive and negative passages indexed",
+    "counterfactual": "counterfactual: only the passages with the answer replaced by a fake one",
+}
+
+
+def rgb_tables(result: dict[str, Any]) -> str:
+    """One table per mode, with its answers by type; then latency over every question asked."""
+    parts = []
+    for mode, summary in result["modes"].items():
+        rows = [[label, summary[key]] for label, key in RGB_FIGURES[mode]]
+        parts += [
+            f"{RGB_MODES[mode]}",
+            "",
+            _table(["", f"{summary['questions']} questions"], rows),
+            "",
+            f"Answers by type: {_answer_types(summary)}.",
+            "",
+        ]
+    return "\n".join([*parts, _latency_table(result["latency"])])
+
+
+def rgb_markdown(result: dict[str, Any], command: str) -> str:
+    return "\n".join(
+        [
+            f"# RGB evaluation: {result['dataset']}",
+            "",
+            f"```sh\n{command}\n```",
+            "",
+            f"{_sample(result)} {result['questions']} questions, each asked once per mode against only its own "
+            "passages (a collection per question and mode). Gold and fake answers are matched as SQuAD "
+            "normalises text; a list answer needs every part (any alternative of each).",
+            "",
+            rgb_tables(result),
+            "",
+        ]
+    )
+
+
+RGB_CHART = ("abstained", "contains_gold", "first_citation_positive", "false_abstention", "gives_fake", "gives_gold")
+
+
+def rgb_chart(result: dict[str, Any], path: Path) -> Path:
+    """Each mode's main figures: abstention on negatives; gold answer, citation and false abstention among noise."""
+    groups = {
+        mode: {label: summary[key] for label, key in RGB_FIGURES[mode] if key in RGB_CHART}
+        for mode, summary in result["modes"].items()
+    }
+    return _grouped_bars(path, f"RGB {result['dataset']}: {result['questions']} questions", groups, "share")
+
+
 def dolly_chart(result: dict[str, Any], path: Path) -> Path:
     groups = {
         c: {

@@ -31,11 +31,14 @@ from evaluation.report import (
     dolly_markdown,
     realq_chart,
     realq_markdown,
+    rgb_chart,
+    rgb_markdown,
     squad_chart,
     squad_markdown,
     write_reports,
 )
 from evaluation.retrieval import evaluate_beir_answers, evaluate_retrieval, index_beir
+from evaluation.rgb import DEFAULT_MODES, Mode, evaluate_rgb, index_rgb, rgb_file, rgb_result, run_questions
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from service import Services, build
@@ -327,6 +330,37 @@ def run_dolly(
     result = evaluate_dolly(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
     out = out or settings.data_dir / "eval" / f"dolly-{folder.name}.json"
     written = write_outputs(out, result, dolly_markdown(result, command), partial(dolly_chart, result))
+    return AnswerRun(result, written)
+
+
+def run_rgb(
+    settings: Settings,
+    path: Path,
+    *,
+    modes: tuple[Mode, ...] = DEFAULT_MODES,
+    limit: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    command: str = "",
+    reporter: Reporter | None = None,
+    build_with: Callable[[Settings], Services] | None = None,
+) -> AnswerRun:
+    """Negative rejection and noise robustness (and, asked for, counterfactuals) on RGB: a sample (or all) of the
+    questions, each question's passages indexed for each mode in a collection of their own, and asked there."""
+    reporter = reporter or Quiet()
+    questions = run_questions(path, limit, seed)
+
+    def index(indexer: Any, _file: Path, on_result: Callable | None) -> dict[str, int]:
+        return index_rgb(indexer, questions, modes, on_result)
+
+    file = rgb_file(path)
+    services = _indexed(settings, f"rgb-{file.stem}", index, file, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", ", ".join(modes), len(questions) * len(modes))
+    rows = evaluate_rgb(services.pipeline, questions, modes, lambda n, total: tick(n, total))
+    result = rgb_result(path, rows, modes, limit, seed)
+    out = out or settings.data_dir / "eval" / f"rgb-{file.stem}.json"
+    written = write_outputs(out, result, rgb_markdown(result, command), partial(rgb_chart, result))
     return AnswerRun(result, written)
 
 

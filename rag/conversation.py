@@ -2,9 +2,10 @@
 
 A follow-up ("If I start at the latest time allowed, when would I finish?") names nothing of its own that
 retrieves well; what it is about is in the earlier turns. ``FollowupResolver`` turns the question and the history
-into a ``Resolution``: the standalone question to answer, the question as asked (retrieved too, and fused with the
-standalone one by reciprocal rank fusion, so a new topic is not dragged back to the old one), and the chunks earlier
-answers cited (a boost in the fusion, never a way around the tenant filter: only chunks retrieval found count).
+into a ``Resolution``: the standalone question to answer (its chunks are what is retrieved), whether a cue made it
+certain that the question continues the conversation (if not, the question as asked is retrieved too: a new topic
+is then read alone, or the two rankings are fused by reciprocal rank fusion), and the chunks earlier answers cited
+(a boost in the fusion, never a way around the tenant filter: only chunks retrieval found count).
 
 Two ways to get the standalone question:
 
@@ -114,7 +115,8 @@ _DEFINITE_KIND = re.compile(rf"\bthe\s+((?:[A-Za-z][A-Za-z'’-]*\s+){{0,3}}?(?:
 # What may follow such a "the <kind>" for it to stand alone: the end of the question, or a verb.
 _ALONE_AFTER = re.compile(
     r"^(?:[?.!,;:]?$|(?:is|was|are|were|has|have|had|do|does|did|will|would|can|could|should|offer|offers|"
-    r"publish|publishes|allow|allows|cost|costs|take|takes|mean|means|say|says|work|works)\b|[a-z]+ed\b|['’]s\b)",
+    r"publish|publishes|allow|allows|cost|costs|take|takes|mean|means|say|says|work|works)\b"
+    r"|(?!(?:named|called|titled|entitled)\b)[a-z]+ed\b|['’]s\b)",
 )
 _ORDINALS = _word_set("first second third last next previous new old other same whole entire main")
 _OTHER_ONE = re.compile(r"\bthe other (?:one|ones)\b|\bthe (?:first|second|last) one\b", re.IGNORECASE)
@@ -130,6 +132,12 @@ _NOT_A_THING = _word_set(
     "thursday friday saturday sunday weekend morning evening afternoon night"
 )
 _PREPOSITIONS = _word_set("of in on at for with about from to by into under over after before during through")
+# "this paragraph", "these passages", "this reference text": the documents themselves, which are there to read.
+_THE_DOCUMENTS = _word_set(
+    "paragraph paragraphs passage passages text texts document documents article articles page pages entry entries "
+    "excerpt excerpts reference references section sections context file files information content poem essay story "
+    "bio biography description table list"
+)
 _NOT_A_NOUN = ("ed", "ly", "ent", "ive", "ful", "able", "ible", "ous", "ant")
 _MAX_CONTEXT_TERMS = 8  # key terms carried from the turn before: enough to name a topic, not to replace the question
 _SHORT = 2  # a question with at most this many content words of its own is read as a follow-up
@@ -189,6 +197,8 @@ def _pointed_at(question: str) -> list[str]:
             continue  # a sentence's first word: "That sounds hard", "This is ..." point at what was said
         if match.group(1).lower() in ("that", "those") and before[-1].lower() not in _PREPOSITIONS:
             continue  # "a problem that rests", "models that deviate": a relative clause, not a pointer
+        if any(w.lower() in _THE_DOCUMENTS for w in match.group(2).split()[:3]):
+            continue  # "Given this paragraph, ...", "from this reference text": what the question is asked over
         named: list[str] = []
         for word in match.group(2).split():
             if word.lower() in _NOT_A_THING or not content_words(word):

@@ -118,16 +118,16 @@ class RAGPipeline:
         if not chunks:
             return no_documents(timings)
         started = time.perf_counter()
-        ranked = self.evidence.rank(question, chunks)
+        ranked = self.evidence.rank(asked.text, chunks)
         evidence = ranked.best(self.evidence.limit)
         timings.evidence_ms = elapsed_ms(started)
         best = round(evidence[0].score, 4)
         if self.composed(asked):  # a summary of a section may share no word with the question, only its heading
             best = round(max(best, float(self.composer.relevance(asked, ranked).max())), 4)
-        if self.abstention.below_floor(best) or self.abstention.lacks_expected_answer(question, evidence):
+        if self.abstention.below_floor(best) or self.abstention.lacks_expected_answer(asked.text, evidence):
             return abstained(self.abstention.text, timings, best, question_type=asked.type)
         started = time.perf_counter()
-        answerable = self.abstention.answerability(question, evidence)
+        answerable = self.abstention.answerability(asked.text, evidence)
         if answerable is not None:
             timings.answerability_ms = elapsed_ms(started)
             if self.abstention.doubts(answerable):
@@ -163,12 +163,14 @@ class RAGPipeline:
     def read_followup(
         self, resolution: Resolution, options: AnswerOptions, timings: Timings, collection: str | None
     ) -> tuple[Resolution, list[RetrievedChunk] | None]:
-        """A follow-up's chunks: those for the standalone question fused with those for the question as asked, and
-        boosted where the previous answer cited them (rag/conversation.py ``fuse``): one more embedding and BM25
-        query, no model call. A question with no follow-up cue is read alone when it retrieves better so."""
+        """A follow-up's chunks: those for the standalone question, boosted where the previous answer cited them
+        (rag/conversation.py ``fuse``). A question with no follow-up cue is also retrieved as asked (one more
+        embedding and BM25 query, no model call): read alone when it retrieves better so, else the two fused."""
         if not resolution.followup:
             return resolution, None
         with_history = self.retrieve(classify(resolution.standalone), options, timings, collection)
+        if resolution.certain:  # fusing in the question as asked found no more reference passages on MTRAG
+            return resolution, fuse(with_history, (), resolution.cited_chunk_ids, len(with_history))
         side_timings = Timings()
         alone = self.retrieve(classify(resolution.question), options, side_timings, collection)
         timings.embed_ms += side_timings.embed_ms
@@ -272,6 +274,7 @@ class RAGPipeline:
         collection: str | None,
         retrieved: list[RetrievedChunk] | None,
     ) -> Answer:
+        """The answer to ``question`` (a follow-up's standalone question, its chunks already ``retrieved``)."""
         prepared = self._prepare(question, options, timings, collection, retrieved)
         if isinstance(prepared, Answer):
             return prepared
@@ -309,7 +312,6 @@ class RAGPipeline:
         else:
             resolution, retrieved = self.read_followup(resolution, options, timings, collection)
             prepared = self._prepare(resolution.standalone, options, timings, collection, retrieved)
-        question = resolution.standalone
         if isinstance(prepared, Answer):
             yield StreamEvent(
                 "answer",

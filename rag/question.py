@@ -46,7 +46,7 @@ SHAPES: dict[QuestionType, Shape] = {
 class Question:
     """A question, what it asks for, and for a comparison the things compared (as written in the question)."""
 
-    text: str
+    text: str  # what is asked: the question less how its answer should be laid out (``content``)
     type: QuestionType
     compared: tuple[str, ...] = ()
 
@@ -125,6 +125,8 @@ _LIST = _cues(
     r"(?:^\s*|[,.:;]\s*|\b(?:passage|paragraph|text|article)\s+)(?:please\s+)?"
     r"(?:name|extract|identify|give me|provide)\s+(?:some|all|a few|several|each|every|the|any)?"
     r"\s*(?:of the\s+)?(?:[\w-]+ ){0,3}\w+(?<![sui])s\b",
+    r"\b(?:bullet(?:ed)?|numbered|comma[- ]separated|comma[- ]delimited) list\b|\busing bullets\b",
+    r"\bseparated? (?:them |each )?(?:with|by) (?:a )?(?:commas?|semicolons?|new ?lines?)\b",
     r"哪些|有什么|有哪|列出|列举|列舉|几种|幾種",
 )
 _EXPLANATION = _cues(
@@ -238,7 +240,34 @@ def topic(question: str) -> str:
     return " ".join(_CUE_WORDS.sub(" ", _normalized(question)).split()) or question
 
 
+# How the answer should be laid out ("separate them with commas", "in a bullet list", "in the format {Name}"):
+# it says nothing of what is asked, and scored against the documents' sentences it only dilutes the question
+# (an instruction that was half layout fell below the evidence floor; docs/evaluation.md).
+_LAYOUT = re.compile(
+    r"[,;]?\s*(?:and\s+)?(?:please\s+)?(?:separate|seperate|delimit)d?(?:\s+(?:them|it|each(?: one)?|the \w+))?\s+"
+    r"(?:with|by|using)\s+(?:a |an )?(?:comma|semicolon|dot|period|new ?line|line break|space|dash|hyphen|underscore|"
+    r"pipe|slash)s?\b"
+    r"|[,;]?\s*(?:and\s+)?(?:in|as|into|using|with)\s+(?:a |an )?(?:short\s+)?(?:bullet(?:ed)?|numbered|"
+    r"comma[- ](?:separated|delimited))\s+(?:list|points)\b"
+    r"|[,;]?\s*(?:and\s+)?(?:in|as|into|using|with)\s+bullet(?:s| points)\b"
+    r"|(?:[,;]\s*|\s+and\s+|^|(?<=[.?!])\s*)(?:please\s+)?(?:list|display|show|give|present|place|put|return|"
+    r"output|format|write|arrange|sort|order|provide)\s+(?:them|it|these|those|the (?:results?|answers?|names|items|"
+    r"output))\s+(?:in|as|into|using|with|by)\s+[^.?!,;{]*"
+    r"|[,;]?\s*(?:(?:in|using) the format\s*)?\{[^}]*\}",
+    re.IGNORECASE,
+)
+
+
+def content(question: str) -> str:
+    """The question without how its answer should be laid out: what retrieval and evidence are scored against."""
+    stripped = re.sub(r"([.?!])[.?!\s]*$", r"\1", re.sub(r"\s+([.?!])", r"\1", _LAYOUT.sub("", question))).strip()
+    stripped = re.sub(r"([.?!])\s*[.?!]+", r"\1", stripped)
+    return stripped if re.search(r"\w", stripped) else question
+
+
 def classify(question: str) -> Question:
-    """The question with its type and, for a comparison, what it compares."""
+    """The question with its type (read from the whole question: "in a bullet list" asks for a list) and, for a
+    comparison, what it compares; its ``text`` is what it asks, without how the answer should be laid out."""
     kind = question_type(question)
-    return Question(question, kind, compared_things(_normalized(question)) if kind == "comparison" else ())
+    asked = content(question)
+    return Question(asked, kind, compared_things(_normalized(asked)) if kind == "comparison" else ())

@@ -13,10 +13,11 @@ from api.cli.common import command_line, console, load_settings
 from evaluation import runs
 from evaluation.mtrag import mtrag_tables
 from evaluation.realq import Followups
-from evaluation.report import clapnq_tables, dolly_tables, realq_tables
+from evaluation.report import clapnq_tables, dolly_tables, realq_tables, rgb_tables
+from evaluation.rgb import MODES, Mode
 from evaluation.runs import Articles, Half, Tick
 
-app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD, realq, CLAPNQ, Dolly).")
+app = typer.Typer(help="Measure the service on standard benchmark sets (BEIR, SQuAD, realq, CLAPNQ, Dolly, RGB).")
 
 
 class ProgressBars:
@@ -247,6 +248,42 @@ def eval_dolly(
             load_settings(), folder, limit=limit, seed=seed, out=out, command=command_line(), reporter=bars
         )
     typer.echo(dolly_tables(run.result))
+    _written(run.written)
+
+
+def _rgb_modes(value: str) -> tuple[Mode, ...]:
+    chosen = tuple(m for m in MODES if m in {v.strip() for v in value.split(",")})
+    unknown = {v.strip() for v in value.split(",")} - set(MODES)
+    if unknown or not chosen:
+        raise typer.BadParameter(f"use a comma-separated list of {', '.join(MODES)}", param_hint="--modes")
+    return chosen
+
+
+@app.command("rgb")
+def eval_rgb(
+    path: Annotated[Path, typer.Argument(help="an RGB json-lines file, or a folder with en_fact.json", exists=True)],
+    modes: Annotated[
+        str, typer.Option(help="comma-separated: negative (rejection), noise (robustness), counterfactual")
+    ] = "negative,noise",
+    limit: Limit = None,
+    seed: Seed = 0,
+    out: Annotated[Path | None, _out("rgb-NAME.json")] = None,
+) -> None:
+    """Abstention when only negative passages are indexed, and answers (gold answer, first citation on a positive
+    passage) when the positives are mixed with them; each question against its own passages only."""
+    chosen = _rgb_modes(modes)
+    with ProgressBars() as bars:
+        run = runs.run_rgb(
+            load_settings(),
+            path,
+            modes=chosen,
+            limit=limit,
+            seed=seed,
+            out=out,
+            command=command_line(),
+            reporter=bars,
+        )
+    typer.echo(rgb_tables(run.result))
     _written(run.written)
 
 

