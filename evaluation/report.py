@@ -170,11 +170,10 @@ def realq_tables(result: dict[str, Any]) -> str:
 
 def realq_markdown(result: dict[str, Any], command: str) -> str:
     overall = result["overall"]
-    followups = (
-        "follow-up questions asked alone (their last turn, without the conversation)"
-        if result["followups"] == "alone"
-        else "follow-up questions left out"
-    )
+    followups = {
+        "alone": "follow-up questions asked alone (their last turn, without the conversation)",
+        "history": "follow-up questions asked after their earlier turns (the conversation as history)",
+    }.get(result["followups"], "follow-up questions left out")
     return "\n".join(
         [
             f"# realq evaluation: {result['dataset']}",

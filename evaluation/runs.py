@@ -41,6 +41,7 @@ from evaluation.retrieval import evaluate_beir_answers, evaluate_retrieval, inde
 from evaluation.rgb import DEFAULT_MODES, Mode, evaluate_rgb, index_rgb, rgb_file, rgb_result, run_questions
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
+from rag.pipeline import RAGPipeline
 from service import Services, build
 
 Half = Literal["even", "odd"]
@@ -72,9 +73,11 @@ class Quiet:
 
 
 def eval_folder(settings: Settings, name: str) -> Path:
-    """Where the evaluation of the set ``name`` keeps its index: one per set, embedding backend and chunk size,
-    so a rerun with the same settings finds its documents already indexed."""
-    return settings.data_dir / "eval" / f"{name}-{settings.embedding_backend}-{settings.chunk_size}"
+    """Where the evaluation of the set ``name`` keeps its index: one per set, embedder, embedding backend and chunk
+    size, so a rerun with the same settings finds its documents already indexed (and an index built by one embedder
+    is never asked with another: rag/store/identity.py refuses that)."""
+    embedder = "" if settings.embedder in ("auto", "minilm") else f"-{settings.embedder}"
+    return settings.data_dir / "eval" / f"{name}{embedder}-{settings.embedding_backend}-{settings.chunk_size}"
 
 
 def trained_articles(training: dict, path: Path) -> list[str]:
@@ -240,6 +243,36 @@ def _indexed(
     return services
 
 
+Ask = Callable[[RAGPipeline, Callable[[int, int | None], None]], dict[str, Any]]
+Report = Callable[[dict[str, Any], str], str]
+Chart = Callable[[dict[str, Any], Path], Path]
+
+
+def _ask_and_write(
+    settings: Settings,
+    name: str,
+    source: Path,
+    index: Index,
+    ask: Ask,
+    task: tuple[str, int | None],
+    out: Path,
+    report: tuple[Report, Chart],
+    command: str,
+    reporter: Reporter | None,
+    build_with: Callable[[Settings], Services] | None,
+) -> AnswerRun:
+    """One answer evaluation: the set indexed in isolation (``_indexed``), its questions asked through the pipeline
+    (``ask`` counts them as ``task``: a name and a total), and the JSON result written with its Markdown summary
+    and chart."""
+    reporter = reporter or Quiet()
+    services = _indexed(settings, name, index, source, reporter, build_with)
+    assert services.pipeline is not None
+    tick = reporter.track("asking", *task)
+    result = ask(services.pipeline, lambda n, total: tick(n, total))
+    markdown, chart = report
+    return AnswerRun(result, write_outputs(out, result, markdown(result, command), partial(chart, result)))
+
+
 def run_realq(
     settings: Settings,
     folder: Path,
@@ -252,14 +285,19 @@ def run_realq(
 ) -> AnswerRun:
     """Key-fact recall, citations and abstention on the realq set (``questions.json`` and ``docs/``), overall,
     by language and by type; follow-ups left out or asked alone."""
-    reporter = reporter or Quiet()
-    services = _indexed(settings, folder.name, index_realq, folder, reporter, build_with)
-    assert services.pipeline is not None
-    tick = reporter.track("asking", f"followups {followups}", None)
-    result = evaluate_realq(services.pipeline, folder, followups, lambda n, total: tick(n, total))
-    out = out or settings.data_dir / "eval" / f"realq-{folder.name}-{followups}.json"
-    written = write_outputs(out, result, realq_markdown(result, command), partial(realq_chart, result))
-    return AnswerRun(result, written)
+    return _ask_and_write(
+        settings,
+        folder.name,
+        folder,
+        index_realq,
+        lambda pipeline, tick: evaluate_realq(pipeline, folder, followups, tick),
+        (f"followups {followups}", None),
+        out or settings.data_dir / "eval" / f"realq-{folder.name}-{followups}.json",
+        (realq_markdown, realq_chart),
+        command,
+        reporter,
+        build_with,
+    )
 
 
 def run_clapnq(
@@ -274,14 +312,19 @@ def run_clapnq(
     build_with: Callable[[Settings], Services] | None = None,
 ) -> AnswerRun:
     """Long answers and abstention on CLAPNQ: every passage indexed, a sample (or all) of the questions asked."""
-    reporter = reporter or Quiet()
-    services = _indexed(settings, folder.name, index_clapnq, folder, reporter, build_with)
-    assert services.pipeline is not None
-    tick = reporter.track("asking", "questions", limit)
-    result = evaluate_clapnq(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
-    out = out or settings.data_dir / "eval" / f"clapnq-{folder.name}.json"
-    written = write_outputs(out, result, clapnq_markdown(result, command), partial(clapnq_chart, result))
-    return AnswerRun(result, written)
+    return _ask_and_write(
+        settings,
+        folder.name,
+        folder,
+        index_clapnq,
+        lambda pipeline, tick: evaluate_clapnq(pipeline, folder, tick, limit=limit, seed=seed),
+        ("questions", limit),
+        out or settings.data_dir / "eval" / f"clapnq-{folder.name}.json",
+        (clapnq_markdown, clapnq_chart),
+        command,
+        reporter,
+        build_with,
+    )
 
 
 def run_mtrag(
@@ -298,17 +341,20 @@ def run_mtrag(
 ) -> AnswerRun:
     """Conversations on MTRAG-UN: every passage indexed, each task's last user turn asked with its earlier turns as
     history (``history`` False: alone, as before conversations); a sample (or all) of the tasks."""
-    reporter = reporter or Quiet()
-    services = _indexed(settings, folder.name, index_mtrag, folder, reporter, build_with)
-    assert services.pipeline is not None
-    tick = reporter.track("asking", "tasks", limit)
-    result = evaluate_mtrag(
-        services.pipeline, folder, lambda n, total: tick(n, total), history=history, limit=limit, seed=seed
-    )
     suffix = "history" if history else "alone"
-    out = out or settings.data_dir / "eval" / f"mtrag-{folder.name}-{suffix}.json"
-    written = write_outputs(out, result, mtrag_markdown(result, command), partial(mtrag_chart, result))
-    return AnswerRun(result, written)
+    return _ask_and_write(
+        settings,
+        folder.name,
+        folder,
+        index_mtrag,
+        lambda pipeline, tick: evaluate_mtrag(pipeline, folder, tick, history=history, limit=limit, seed=seed),
+        ("tasks", limit),
+        out or settings.data_dir / "eval" / f"mtrag-{folder.name}-{suffix}.json",
+        (mtrag_markdown, mtrag_chart),
+        command,
+        reporter,
+        build_with,
+    )
 
 
 def run_dolly(
@@ -323,14 +369,19 @@ def run_dolly(
     build_with: Callable[[Settings], Services] | None = None,
 ) -> AnswerRun:
     """Answers against Dolly's human responses per category: every context indexed, a sample (or all) asked."""
-    reporter = reporter or Quiet()
-    services = _indexed(settings, folder.name, index_dolly, folder, reporter, build_with)
-    assert services.pipeline is not None
-    tick = reporter.track("asking", "instructions", limit)
-    result = evaluate_dolly(services.pipeline, folder, lambda n, total: tick(n, total), limit=limit, seed=seed)
-    out = out or settings.data_dir / "eval" / f"dolly-{folder.name}.json"
-    written = write_outputs(out, result, dolly_markdown(result, command), partial(dolly_chart, result))
-    return AnswerRun(result, written)
+    return _ask_and_write(
+        settings,
+        folder.name,
+        folder,
+        index_dolly,
+        lambda pipeline, tick: evaluate_dolly(pipeline, folder, tick, limit=limit, seed=seed),
+        ("instructions", limit),
+        out or settings.data_dir / "eval" / f"dolly-{folder.name}.json",
+        (dolly_markdown, dolly_chart),
+        command,
+        reporter,
+        build_with,
+    )
 
 
 def run_rgb(
@@ -347,21 +398,28 @@ def run_rgb(
 ) -> AnswerRun:
     """Negative rejection and noise robustness (and, asked for, counterfactuals) on RGB: a sample (or all) of the
     questions, each question's passages indexed for each mode in a collection of their own, and asked there."""
-    reporter = reporter or Quiet()
     questions = run_questions(path, limit, seed)
 
     def index(indexer: Any, _file: Path, on_result: Callable | None) -> dict[str, int]:
         return index_rgb(indexer, questions, modes, on_result)
 
+    def ask(pipeline: RAGPipeline, tick: Callable[[int, int | None], None]) -> dict[str, Any]:
+        return rgb_result(path, evaluate_rgb(pipeline, questions, modes, tick), modes, limit, seed)
+
     file = rgb_file(path)
-    services = _indexed(settings, f"rgb-{file.stem}", index, file, reporter, build_with)
-    assert services.pipeline is not None
-    tick = reporter.track("asking", ", ".join(modes), len(questions) * len(modes))
-    rows = evaluate_rgb(services.pipeline, questions, modes, lambda n, total: tick(n, total))
-    result = rgb_result(path, rows, modes, limit, seed)
-    out = out or settings.data_dir / "eval" / f"rgb-{file.stem}.json"
-    written = write_outputs(out, result, rgb_markdown(result, command), partial(rgb_chart, result))
-    return AnswerRun(result, written)
+    return _ask_and_write(
+        settings,
+        f"rgb-{file.stem}",
+        file,
+        index,
+        ask,
+        (", ".join(modes), len(questions) * len(modes)),
+        out or settings.data_dir / "eval" / f"rgb-{file.stem}.json",
+        (rgb_markdown, rgb_chart),
+        command,
+        reporter,
+        build_with,
+    )
 
 
 def train_answerability(

