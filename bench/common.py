@@ -103,6 +103,7 @@ class HashedWordsEmbedder:
 
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
+        self.languages: frozenset[str] | None = None  # hashed words: any language alike
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -49,6 +49,7 @@ class _FixedQuery:
     written to the store directly, with their vectors, so nothing else of it is used."""
 
     dimension = DIM
+    languages: frozenset[str] | None = None
 
     def __init__(self) -> None:
         self.vector = np.zeros(DIM, dtype=np.float32)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.evidence import Evidence, Ranked, with_heading
+from rag.language import detect
 from rag.question import Question, topic
 from rag.text import Sentence, content_words, numbers, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
@@ -62,6 +63,9 @@ SECTION_WEIGHT = 0.6
 # content words, leaving out the words that only ask whether something holds ("ok", "allowed", "valid").
 VERDICT_OVERLAP = 0.75
 UNSURE = "The documents say:"
+# The same leads for a question asked in Chinese.
+LEADS_ZH = {"Yes": "是的。", "No": "不是。"}
+UNSURE_ZH = "文档中写道："
 # A single-fact answer is followed by the evidence sentences around it that score within CONTEXT_MARGIN of the
 # best one (at most CONTEXT_SENTENCES): the reasons and circumstances a person asking "when did the U.S. enter
 # World War II?" reads on with. Fitted (token F1 against the reference answers) on the odd-numbered answerable
@@ -462,7 +466,10 @@ class Composer:
             lines.append(f"{text} [{marker}]")
         if question.type == "yes_no" and parts:
             verdict = yes_or_no(question, parts[0].sentence)
-            lead = f"{verdict}." if verdict else UNSURE
+            if detect(question.text) == "zh":  # no English frame around Chinese quotes
+                lead = LEADS_ZH[verdict] if verdict else UNSURE_ZH
+            else:
+                lead = f"{verdict}." if verdict else UNSURE
             if verdict and not re.match(rf"{verdict}\b", parts[0].sentence.flat, re.IGNORECASE):
                 sentences.insert(0, SentenceSupport(text=lead, supported=True, support=1.0, citations=[1]))
                 lines[0] = f"{lead} {lines[0]}"

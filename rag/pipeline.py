@@ -179,7 +179,7 @@ class RAGPipeline:
         timings.embed_ms += side_timings.embed_ms
         timings.retrieve_ms += side_timings.retrieve_ms
         top_k = max(len(with_history), len(alone))
-        if not resolution.certain and not with_history_retrieves_better(with_history, alone):
+        if not with_history_retrieves_better(with_history, alone):
             return resolution.as_asked(), fuse(alone, with_history, (), top_k)
         return resolution, fuse(with_history, alone, resolution.cited_chunk_ids, top_k)
 

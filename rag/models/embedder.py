@@ -10,6 +10,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -77,6 +78,9 @@ class SentenceEmbedder:
     def __init__(self, model, name: str = "sentence-transformers") -> None:
         self._model = model
         self.name = name  # recorded with the index it writes (rag/store/identity.py)
+        # MiniLM and most sentence-transformers models are English; a multilingual one says so in its name.
+        multilingual = re.search(r"multilingual|xlm|labse|distiluse|bge-m3|\bm3\b|e5", name, re.IGNORECASE)
+        self.languages: frozenset[str] | None = None if multilingual else frozenset({"en"})
         # One OpenVINO infer request underneath: queries and ingestion must take turns.
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

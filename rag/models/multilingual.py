@@ -85,6 +85,7 @@ class MultilingualEmbedder:
         self._lock = threading.Lock()
         self._cache = _Lru(CACHE_SIZE)
         self.dimension: int = int(engine.dim)
+        self.languages: frozenset[str] | None = None  # about 100 languages, across languages too
         # Tokens the engine adds to every passage ("passage: " and the two markers), not part of the text.
         self._overhead = int(engine.token_count("", False))
         self.max_tokens = 512 - self._overhead  # longer texts are read in windows and averaged by the engine

@@ -46,6 +46,9 @@ class Embedder(Protocol):
     """Texts to unit-length vectors (cosine similarity is a dot product), all of ``dimension`` floats."""
 
     dimension: int
+    # The languages (rag/language.py codes) whose texts it places by meaning; None: any. Retrieval does not fuse
+    # its similarities for a question in another language: they are noise there (docs/evaluation.md, #16).
+    languages: frozenset[str] | None
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
 

@@ -1,6 +1,7 @@
 """Composed answers (rag/composition.py): several evidence sentences chosen for what the question asks, each quoted
 and cited on its own. Unit tests on hand-scored evidence, then through the pipeline with the fake models."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -426,3 +427,12 @@ def test_nothing_is_added_to_an_answer_that_cites_nothing():
     ranked = _ranked(_chunk(WAR), {"The United": 0.8, "The attack": 0.79})
     empty = Verified("No answer.", "extractive", [], [], [])
     assert Composer().with_context(empty, ranked) == (empty, "")
+
+
+def test_a_chinese_yes_no_question_gets_a_chinese_verdict_and_no_english_frame():
+    chunk = _chunk("公司不允许员工在国外远程办公。员工每年有二十天年假。")
+    ranked = _ranked(chunk, {"公司": 0.9, "员工每年": 0.2})
+    answer = Composer().compose(classify("公司允许员工在国外远程办公吗？"), ranked).answer
+    assert answer.startswith("不是。") and "No" not in answer and "The documents" not in answer
+    unsure = Composer().compose(classify("员工每年可以休假吗？"), _ranked(chunk, {"员工每年": 0.9})).answer
+    assert not re.search(r"[A-Za-z]", re.sub(r"\[\d+\]", "", unsure)), unsure

@@ -98,3 +98,18 @@ def test_keyword_idf_counts_chunks_with_the_word(indexed):
     assert idf["train"] == pytest.approx(np.log((n + 1) / 2.5))
     assert idf["pager"] == pytest.approx(np.log((n + 1) / 1.5))
     assert idf["zebra"] > idf["pager"] > idf["train"]
+
+
+def test_an_embedder_that_does_not_read_the_questions_language_is_left_out_of_hybrid(indexed, monkeypatch):
+    services, _ = indexed
+    services.indexer.ingest_bytes("员工出差优先乘坐火车。".encode(), "出差.md")
+    queried: list[str] = []
+    query = services.retriever.store.query
+    monkeypatch.setattr(services.retriever.store, "query", lambda *a, **k: queried.append("dense") or query(*a, **k))
+    monkeypatch.setattr(services.retriever.embedder, "languages", frozenset({"en"}))
+    assert services.retriever.retrieve("出差乘坐什么？", RetrievalOptions(top_k=2)) and queried == []
+    services.retriever.retrieve("which trips use trains", RetrievalOptions(top_k=2))
+    assert queried == ["dense"]  # English questions are fused as before
+    monkeypatch.setattr(services.retriever.embedder, "languages", None)  # a multilingual embedder reads it
+    services.retriever.retrieve("出差乘坐什么？", RetrievalOptions(top_k=2))
+    assert queried == ["dense", "dense"]
