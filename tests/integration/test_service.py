@@ -74,7 +74,9 @@ def test_cli_ingest_and_ask_json(tmp_path, model_cache):
         "sentences",
         "removed",
         "question_type",  # #14: what the question asks for (rag/question.py) decides the answer's shape
+        "standalone_question",  # #15: the question answered after reading a follow-up (None when asked alone)
     }
+    assert body["standalone_question"] is None
     assert "196" in body["answer"]
     assert body["citations"][0]["source"] == doc.name  # a file given by itself is named as an upload is
     assert body["citations"][0]["text"] == doc.read_text().strip()
