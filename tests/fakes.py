@@ -8,6 +8,7 @@ from bench.common import HashedWordsEmbedder
 from rag.config import Settings
 from rag.models.families import get_family
 from rag.models.ports import Generation, GenerationParams
+from rag.types import Answer, AnswerType, Citation, Timings
 from service import Services, build
 
 
@@ -63,3 +64,29 @@ def fake_services(data_dir: Path, llm: FakeLLM | None = None, **overrides) -> Se
         data_dir=data_dir, chunk_size=40, chunk_overlap=5, **{"auth": False, "abstain_below": None, **overrides}
     )
     return build(settings, embedder=FakeEmbedder(), llm=llm or FakeLLM(), answerability=None)
+
+
+def citation_of(source: str, marker: int = 1) -> Citation:
+    """A citation of ``source`` with placeholder spans: for scoring code that reads only which sources are cited."""
+    return Citation(
+        marker=marker,
+        document_id="d",
+        chunk_id="d:1:0",
+        source=source,
+        page=None,
+        start=0,
+        end=1,
+        score=0.5,
+        text="x",
+        quote="x",
+        quote_start=0,
+        quote_end=1,
+    )
+
+
+def scripted_answer(
+    text: str, answer_type: AnswerType = "extractive", sources: tuple[str, ...] = (), total_ms: float = 10.0
+) -> Answer:
+    """An ``Answer`` as an evaluation's scripted pipeline returns it: the text, its type and the sources cited."""
+    citations = [citation_of(source, n) for n, source in enumerate(sources, start=1)]
+    return Answer(answer=text, answer_type=answer_type, citations=citations, timings=Timings(total_ms=total_ms))

@@ -12,9 +12,9 @@ from evaluation.longform import clapnq_source, dolly_source, evaluate_clapnq, ev
 from evaluation.realq import evaluate_realq, load_questions, source_name
 from evaluation.runs import run_clapnq, run_dolly, run_realq
 from rag.config import Settings
-from rag.types import Answer, Citation, Timings
+from rag.types import Answer
 from service import build
-from tests.fakes import FakeEmbedder, FakeLLM
+from tests.fakes import FakeEmbedder, FakeLLM, scripted_answer
 
 # --- tiny sets, in the shared sets' formats ------------------------------------------------------------------
 
@@ -146,25 +146,7 @@ def write_dolly(root: Path) -> Path:
 # --- scoring, with answers scripted by hand -------------------------------------------------------------------
 
 
-def _answer(text: str, answer_type: str = "extractive", sources: tuple[str, ...] = (), total_ms: float = 10.0):
-    citations = [
-        Citation(
-            marker=n,
-            document_id="d",
-            chunk_id="d:1:0",
-            source=source,
-            page=None,
-            start=0,
-            end=1,
-            score=0.5,
-            text="x",
-            quote="x",
-            quote_start=0,
-            quote_end=1,
-        )
-        for n, source in enumerate(sources, start=1)
-    ]
-    return Answer(answer=text, answer_type=answer_type, citations=citations, timings=Timings(total_ms=total_ms))
+_answer = scripted_answer
 
 
 class ScriptedPipeline:

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from evaluation.mtrag import evaluate_mtrag, history_of, mtrag_markdown
-from rag.types import Answer, Citation, Timings
+from rag.types import Answer, Timings
+from tests.fakes import citation_of
 
 
 def _task(task_id, turns, label, contexts=(), target=""):
@@ -33,21 +34,7 @@ TASKS = [
 ]
 
 
-def _citation(source):
-    return Citation(
-        marker=1,
-        document_id="d",
-        chunk_id="d:1:0",
-        source=source,
-        page=None,
-        start=0,
-        end=1,
-        score=1.0,
-        text="x",
-        quote="x",
-        quote_start=0,
-        quote_end=1,
-    )
+_citation = citation_of
 
 
 class Scripted:

@@ -22,9 +22,9 @@ from evaluation.rgb import (
 )
 from evaluation.runs import run_rgb
 from rag.config import Settings
-from rag.types import Answer, AnswerType, Citation, Timings
+from rag.types import Answer
 from service import build
-from tests.fakes import FakeEmbedder, FakeLLM
+from tests.fakes import FakeEmbedder, FakeLLM, scripted_answer
 
 RECORDS = [
     {
@@ -119,25 +119,7 @@ def test_each_mode_indexes_only_its_own_passages(tmp_path, settings):
             assert all(c.source in sources(question.id, mode) for c in answer.citations)
 
 
-def _answer(text: str, answer_type: AnswerType = "extractive", sources: tuple[str, ...] = ()) -> Answer:
-    citations = [
-        Citation(
-            marker=n,
-            document_id="d",
-            chunk_id="d:1:0",
-            source=source,
-            page=None,
-            start=0,
-            end=1,
-            score=0.5,
-            text="x",
-            quote="x",
-            quote_start=0,
-            quote_end=1,
-        )
-        for n, source in enumerate(sources, start=1)
-    ]
-    return Answer(answer=text, answer_type=answer_type, citations=citations, timings=Timings(total_ms=10.0))
+_answer = scripted_answer
 
 
 class ByCollection:
