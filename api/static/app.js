@@ -233,18 +233,22 @@ function documentRow(doc) {
 }
 
 // Deleting asks once more in place (no blocking dialog): a second click within a few seconds confirms.
+// A delete button asks once more in place ("Really delete?") for four seconds: true on the second click.
+function confirmedTwice(button) {
+  if (button.dataset.armed === "yes") return true;
+  button.dataset.armed = "yes";
+  button.textContent = "Really delete?";
+  setTimeout(() => {
+    if (button.isConnected) {
+      button.dataset.armed = "";
+      button.textContent = "Delete";
+    }
+  }, 4000);
+  return false;
+}
+
 async function deleteDocument(doc, button) {
-  if (button.dataset.armed !== "yes") {
-    button.dataset.armed = "yes";
-    button.textContent = "Really delete?";
-    setTimeout(() => {
-      if (button.isConnected) {
-        button.dataset.armed = "";
-        button.textContent = "Delete";
-      }
-    }, 4000);
-    return;
-  }
+  if (!confirmedTwice(button)) return;
   button.disabled = true;
   try {
     await api(`/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
@@ -708,17 +712,7 @@ function conversationItem(c) {
 
 // As with documents, a second click within a few seconds confirms.
 async function deleteConversation(c, button) {
-  if (button.dataset.armed !== "yes") {
-    button.dataset.armed = "yes";
-    button.textContent = "Really delete?";
-    setTimeout(() => {
-      if (button.isConnected) {
-        button.dataset.armed = "";
-        button.textContent = "Delete";
-      }
-    }, 4000);
-    return;
-  }
+  if (!confirmedTwice(button)) return;
   button.disabled = true;
   try {
     await api(`/v1/conversations/${encodeURIComponent(c.id)}`, { method: "DELETE" });
