@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
-from ingest.parsers import ParsedDocument
+from ingest.parsed import ParsedDocument
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
@@ -28,6 +28,8 @@ class Chunk:
     page: int | None
     heading: str | None
     page_starts: list[int] = field(default_factory=list)  # ParsedDocument.page_starts: pages begun inside
+    location: str | None = None  # ParsedDocument.provenance: sheet and cell range, slide, ...
+    ocr_confidence: float | None = None  # set when the text was read by OCR
 
 
 class _Headings:
@@ -105,6 +107,7 @@ class Chunker:
             if start == -1:  # cannot happen with strip_whitespace splitting; fail loudly if it ever does
                 raise AssertionError(f"chunk not found in parsed text after offset {cursor}")
             end = start + len(piece)
+            location, ocr_confidence = parsed.provenance(start, end)
             chunks.append(
                 Chunk(
                     index=len(chunks),
@@ -114,6 +117,8 @@ class Chunker:
                     page=parsed.page_at(start),
                     heading=headings.at(start) if headings else None,
                     page_starts=parsed.page_starts(start, end),
+                    location=location,
+                    ocr_confidence=ocr_confidence,
                 )
             )
             cursor = start + 1

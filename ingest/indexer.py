@@ -235,6 +235,8 @@ class Indexer:
                 page=chunk.page,
                 heading=chunk.heading,
                 page_starts=chunk.page_starts,
+                location=chunk.location,
+                ocr_confidence=chunk.ocr_confidence,
                 text=chunk.text,
             )
             for chunk in chunks

@@ -12,9 +12,7 @@ import csv
 import io
 import json
 import re
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -26,56 +24,18 @@ from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
-from ingest.errors import EmptyDocument, FileTooLarge, UnreadableDocument, UnsupportedFileType
+from ingest.errors import EmptyDocument, UnreadableDocument, UnsupportedFileType
+from ingest.parsed import (
+    PAGE_JOIN,
+    PDF_MAGIC,
+    ZIP_MAGIC,
+    PageSpan,
+    ParsedDocument,
+    check_zip,
+    heading_line,
+    one_line,
+)
 from rag.media import FILE_TYPES
-
-# A .docx is a zip; python-docx inflates members whole, so a small upload could claim gigabytes of memory.
-MAX_DOCX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
-MAX_DOCX_COMPRESSION_RATIO = 200
-# Tiny members can reach high ratios harmlessly (a run of identical XML); only large ones are judged by ratio.
-_RATIO_CHECK_MIN_BYTES = 1024 * 1024
-
-_PDF_MAGIC = b"%PDF-"
-PAGE_JOIN = "\n\n"  # between the pages of a PDF's text
-_ZIP_MAGIC = b"PK\x03\x04"
-
-
-@dataclass(frozen=True)
-class PageSpan:
-    page: int  # 1-based
-    start: int
-    end: int
-
-
-@dataclass
-class ParsedDocument:
-    text: str
-    media_type: str
-    pages: list[PageSpan] = field(default_factory=list)
-    # True when the text marks headings as markdown ``#`` lines, so the chunker can split on and record them.
-    markdown_headings: bool = False
-
-    def page_at(self, offset: int) -> int | None:
-        for span in self.pages:
-            if span.start <= offset < span.end:
-                return span.page
-        return None
-
-    def page_starts(self, start: int, end: int) -> list[int]:
-        """Offsets where the pages after the one at ``start`` begin: those inside ``[start, end)`` and one that
-        begins right after ``end`` (across the blank line that joins pages), so a chunk's sentences know their
-        pages and a chunk that ends with its page knows it."""
-        return [span.start for span in self.pages if start < span.start <= end + len(PAGE_JOIN)]
-
-
-def _one_line(text: str) -> str:
-    """Collapse all whitespace, so a heading or table cell cannot spill over several lines."""
-    return " ".join(text.split())
-
-
-def _heading_line(level: int, title: str) -> str:
-    return f"{'#' * max(1, min(level, 6))} {title}"
-
 
 # --- plain text --------------------------------------------------------------------------------------------
 
@@ -84,11 +44,11 @@ def _decode_text(data: bytes, name: str) -> str:
     """Text formats share one decoder, so binary content under a text name is refused the same way everywhere."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    if data.startswith(_PDF_MAGIC):
+    if data.startswith(PDF_MAGIC):
         raise UnsupportedFileType(
             f"{name} looks like a PDF (it starts with %PDF-), not a text file; name it with .pdf and upload it again"
         )
-    if data.startswith(_ZIP_MAGIC):
+    if data.startswith(ZIP_MAGIC):
         raise UnsupportedFileType(
             f"{name} looks like a zip archive (such as a .docx file), not a text file; "
             "if it is a Word document, name it with .docx and upload it again"
@@ -161,11 +121,11 @@ class _HtmlRenderer:
                 continue
             elif node.name in _HTML_HEADINGS:
                 self._flush()
-                if title := _one_line(node.get_text(" ")):
-                    self.blocks.append(_heading_line(_HTML_HEADINGS[node.name], title))
+                if title := one_line(node.get_text(" ")):
+                    self.blocks.append(heading_line(_HTML_HEADINGS[node.name], title))
             elif node.name == "tr":
                 self._flush()
-                cells = [_one_line(cell.get_text(" ")) for cell in node.find_all(["td", "th"], recursive=False)]
+                cells = [one_line(cell.get_text(" ")) for cell in node.find_all(["td", "th"], recursive=False)]
                 if any(cells):
                     self.blocks.append(" | ".join(cells))
             elif node.name == "pre":  # keep code and verse line by line
@@ -183,7 +143,7 @@ class _HtmlRenderer:
         return self.blocks
 
     def _flush(self) -> None:
-        text = _one_line("".join(self._inline))
+        text = one_line("".join(self._inline))
         self._inline = []
         if text:
             self.blocks.append(self._prefix + text)
@@ -224,7 +184,7 @@ def _decrypt_pdf(reader: PdfReader, name: str) -> None:
 
 
 def parse_pdf(data: bytes, name: str) -> ParsedDocument:
-    if _PDF_MAGIC not in data[:1024]:
+    if PDF_MAGIC not in data[:1024]:
         raise UnsupportedFileType(
             f"{name} is not a PDF (it does not start with %PDF-); upload the PDF itself, or name the file for "
             f"its real type (accepted types are {', '.join(supported_suffixes())})"
@@ -274,38 +234,6 @@ def parse_pdf(data: bytes, name: str) -> ParsedDocument:
 _DOCX_HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 
 
-def _check_docx_zip(data: bytes, name: str) -> None:
-    """Check that the upload is a Word document and will not inflate beyond the limits, before parsing it.
-
-    zipfile never returns more than a member's declared size, so checking declared sizes bounds what
-    python-docx can inflate.
-    """
-    not_docx = f"{name} is not a Word .docx document"
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise UnsupportedFileType(
-            f"{not_docx} (it is not a zip archive, as every .docx is); older .doc files must be saved as .docx "
-            "in Word or LibreOffice first"
-        ) from None
-    if "word/document.xml" not in {m.filename for m in members}:
-        raise UnsupportedFileType(f"{not_docx} (the zip archive has no word/document.xml); save it as .docx and retry")
-    total = sum(m.file_size for m in members)
-    if total > MAX_DOCX_UNCOMPRESSED_BYTES:
-        raise FileTooLarge(
-            f"{name} would expand to {total} bytes when unpacked; the limit is {MAX_DOCX_UNCOMPRESSED_BYTES} "
-            "bytes. Split the document or remove large embedded files, and upload it again"
-        )
-    for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size >= _RATIO_CHECK_MIN_BYTES and ratio > MAX_DOCX_COMPRESSION_RATIO:
-            raise FileTooLarge(
-                f"{name} looks like a zip bomb: its part {member.filename} is compressed {ratio:.0f} to 1 "
-                f"(the limit is {MAX_DOCX_COMPRESSION_RATIO} to 1); re-save the document in Word and upload it again"
-            )
-
-
 def _docx_heading_level(paragraph: Paragraph) -> int | None:
     """Title sits above Heading 1, so "Title > Section" heading paths come out as readers expect."""
     style = paragraph.style.name if paragraph.style is not None else None
@@ -324,7 +252,7 @@ def _docx_table(table: Table) -> str:
             if cell._tc is previous:  # a merged cell is reported once per grid column it spans
                 continue
             previous = cell._tc
-            cells.append(_one_line(cell.text))
+            cells.append(one_line(cell.text))
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
@@ -335,7 +263,7 @@ def _docx_blocks(document: Any) -> Iterator[str]:
         if isinstance(item, Table):
             text = _docx_table(item)
         elif (level := _docx_heading_level(item)) is not None:
-            text = _heading_line(level, title) if (title := _one_line(item.text)) else ""
+            text = heading_line(level, title) if (title := one_line(item.text)) else ""
         else:
             text = item.text.strip()
         if text:
@@ -343,7 +271,13 @@ def _docx_blocks(document: Any) -> Iterator[str]:
 
 
 def parse_docx(data: bytes, name: str) -> ParsedDocument:
-    _check_docx_zip(data, name)
+    check_zip(
+        data,
+        name,
+        required="word/document.xml",
+        kind="Word .docx document",
+        resave="older .doc files must be saved as .docx in Word or LibreOffice first",
+    )
     try:
         blocks = list(_docx_blocks(docx.Document(io.BytesIO(data))))
     except Exception as exc:  # python-docx and lxml raise many types on a damaged package
@@ -363,10 +297,10 @@ def parse_csv(data: bytes, name: str) -> ParsedDocument:
     reader = csv.reader(io.StringIO(_decode_text(data, name), newline=""))
     lines: list[str] = []
     try:
-        header = [_one_line(h) for h in next(reader, [])]
+        header = [one_line(h) for h in next(reader, [])]
         for row in reader:
             fields = [
-                f"{header[i] if i < len(header) and header[i] else f'column {i + 1}'}: {_one_line(value)}"
+                f"{header[i] if i < len(header) and header[i] else f'column {i + 1}'}: {one_line(value)}"
                 for i, value in enumerate(row)
                 if value.strip()
             ]
@@ -410,7 +344,7 @@ def parse_json(data: bytes, name: str) -> ParsedDocument:
         ) from None
     lines = []
     for path, leaf in _json_leaves(value):
-        rendered = _one_line(leaf) if isinstance(leaf, str) else json.dumps(leaf)
+        rendered = one_line(leaf) if isinstance(leaf, str) else json.dumps(leaf)
         lines.append(f"{path}: {rendered}" if path else rendered)
     return ParsedDocument(text="\n".join(lines), media_type=FILE_TYPES["json"])
 

@@ -19,6 +19,8 @@ def to_citation(evidence: Evidence, marker: int) -> Citation:
         chunk_id=chunk.chunk_id,
         source=chunk.source,
         page=evidence.sentence.page,  # the quoted sentence's page: a chunk can run over a page break
+        location=chunk.location,
+        ocr_confidence=chunk.ocr_confidence,
         start=chunk.start,
         end=chunk.end,
         score=round(evidence.score, 4),

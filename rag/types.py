@@ -24,6 +24,12 @@ class ChunkRecord(BaseModel):
         description="offsets in the parsed text where the pages after `page` begin, for the page breaks inside "
         "the chunk and one right after it (so a sentence's page is known; empty for unpaged formats)",
     )
+    location: str | None = Field(
+        default=None, description="finer provenance where the format has it: a sheet and cell range ('Budget!A5:C9')"
+    )
+    ocr_confidence: float | None = Field(
+        default=None, description="the OCR engine's mean confidence (0..1) when the chunk's text was read by OCR"
+    )
     text: str
 
 
@@ -41,6 +47,10 @@ class Citation(BaseModel):
     chunk_id: str
     source: str
     page: int | None = Field(description="page of the quoted sentence, for paged formats")
+    location: str | None = Field(default=None, description="the chunk's sheet and cell range, where the format has one")
+    ocr_confidence: float | None = Field(
+        default=None, description="the OCR engine's confidence (0..1) when the quoted text was read from an image"
+    )
     start: int = Field(description="chunk start in the document's parsed text")
     end: int = Field(description="chunk end (exclusive); parsed_text[start:end] == text")
     score: float = Field(description="relevance of the quoted sentence to the question")

@@ -44,6 +44,8 @@ def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
         "page": chunk.page if chunk.page is not None else _ABSENT,
         "heading": chunk.heading or "",
         "page_starts": ",".join(map(str, chunk.page_starts)),  # Chroma metadata holds no lists
+        "location": chunk.location or "",
+        "ocr_confidence": chunk.ocr_confidence if chunk.ocr_confidence is not None else float(_ABSENT),
     }
 
 
@@ -59,6 +61,8 @@ def _from_metadata(chunk_id: str, text: str, meta: dict[str, Any]) -> dict[str, 
         "page": None if int(meta.get("page", _ABSENT)) == _ABSENT else int(meta["page"]),
         "heading": meta.get("heading") or None,
         "page_starts": [int(n) for n in str(meta.get("page_starts") or "").split(",") if n],  # absent before #14
+        "location": meta.get("location") or None,  # absent before #17
+        "ocr_confidence": None if float(meta.get("ocr_confidence", _ABSENT)) < 0 else float(meta["ocr_confidence"]),
         "text": text,
     }
 

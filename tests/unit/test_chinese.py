@@ -4,7 +4,7 @@ import pytest
 
 from evaluation.metrics import contains_answer, exact_match, token_f1
 from ingest.chunking import Chunker
-from ingest.parsers import ParsedDocument
+from ingest.parsed import ParsedDocument
 from rag.abstention import ABSTAIN_TEXT, Abstention, expected_answer_missing
 from rag.evidence import Evidence
 from rag.language import detect

@@ -52,3 +52,16 @@ def test_other_errors_and_persistent_ones_are_raised():
         with pytest.raises(InternalError):
             ChunkStore(collection).get(["x"])
         assert collection.calls == calls
+
+
+def test_location_and_ocr_confidence_survive_chroma_metadata():
+    from rag.store.chunks import _from_metadata, _to_metadata
+    from rag.types import ChunkRecord
+
+    record = ChunkRecord(
+        chunk_id="d1:1:0", document_id="d1", version=1, source="a.xlsx", chunk_index=0, start=0, end=5,
+        location="Budget!A2:C9", ocr_confidence=0.91, text="hello",
+    )  # fmt: skip
+    assert ChunkRecord(**_from_metadata("d1:1:0", "hello", _to_metadata(record))) == record
+    plain = record.model_copy(update={"location": None, "ocr_confidence": None})
+    assert ChunkRecord(**_from_metadata("d1:1:0", "hello", _to_metadata(plain))) == plain

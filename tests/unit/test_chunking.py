@@ -69,3 +69,27 @@ def test_pdf_chunks_record_where_their_later_pages_begin(count_tokens):
     (chunk,) = Chunker(count_tokens, chunk_size=100, chunk_overlap=0).split(parsed)
     assert chunk.page == 1 and chunk.page_starts == [parsed.pages[1].start, parsed.pages[2].start]
     assert parsed.text[chunk.page_starts[1] :].startswith("Costs fell")
+
+
+def test_chunks_carry_the_regions_they_cover(count_tokens):
+    """Cell ranges of one sheet merge over a chunk's rows; OCR confidence is averaged by overlap (#17)."""
+    from ingest.parsed import ParsedDocument, Region, span_locations
+
+    rows = [f"City: Town {n}; Hotel night limit: {100 + n} CHF" for n in range(2, 8)]
+    text = "\n".join(rows)
+    regions, offset = [], 0
+    for n, row in enumerate(rows, start=2):
+        regions.append(Region(offset, offset + len(row), location=f"Budget!A{n}:B{n}", ocr_confidence=n / 10))
+        offset += len(row) + 1
+    chunks = Chunker(count_tokens, chunk_size=40, chunk_overlap=0).split(
+        ParsedDocument(text=text, media_type="text/plain", regions=regions)
+    )
+    assert len(chunks) > 1
+    first_row = int(chunks[0].location.split("!A")[1].split(":")[0])
+    assert chunks[0].location.startswith("Budget!A2:B") and first_row == 2
+    last = chunks[-1]
+    assert last.location.endswith(":B7")
+    covered = [r for r in regions if r.start < last.end and last.start < r.end]
+    assert min(r.ocr_confidence for r in covered) <= last.ocr_confidence <= max(r.ocr_confidence for r in covered)
+    assert span_locations("slide 2", "slide 3") == "slide 2 – slide 3"
+    assert ParsedDocument(text=text, media_type="text/plain").provenance(0, 10) == (None, None)

@@ -11,10 +11,12 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError
 from transformers import AutoTokenizer
 
+from ingest import parsed as parsed_module
 from ingest import parsers
 from ingest.chunking import Chunk, Chunker
 from ingest.errors import EmptyDocument, FileTooLarge, IngestError, UnreadableDocument, UnsupportedFileType
-from ingest.parsers import ParsedDocument, parse
+from ingest.parsed import ParsedDocument
+from ingest.parsers import parse
 from rag.models.locate import resolve_embedder
 from tests.formats import (
     DOCX_MEDIA_TYPE,
@@ -228,7 +230,7 @@ def test_docx_bomb_is_refused_before_python_docx_sees_it(monkeypatch):
         raise AssertionError("python-docx was handed a zip bomb")
 
     monkeypatch.setattr(parsers.docx, "Document", must_not_open)
-    bomb = make_docx_bomb(parsers.MAX_DOCX_UNCOMPRESSED_BYTES + 1)
+    bomb = make_docx_bomb(parsed_module.MAX_ZIP_UNCOMPRESSED_BYTES + 1)
     assert len(bomb) < 2 * 1024 * 1024
     with pytest.raises(FileTooLarge, match=r"would expand to \d+ bytes.*limit is 209715200") as err:
         parse(bomb, "bomb.docx")
@@ -243,7 +245,7 @@ def test_docx_member_with_extreme_compression_ratio_is_refused():
 
 def test_docx_size_limit_counts_every_member(monkeypatch):
     data = sample_docx()
-    monkeypatch.setattr(parsers, "MAX_DOCX_UNCOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr(parsed_module, "MAX_ZIP_UNCOMPRESSED_BYTES", 1000)
     with pytest.raises(FileTooLarge, match="limit is 1000 bytes"):
         parse(data, "handbook.docx")
 
