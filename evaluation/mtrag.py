@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evaluation.answers import plain_answer, stage_latency, timing_row
 from evaluation.datasets import constant
@@ -31,6 +31,7 @@ from rag.pipeline import RAGPipeline
 
 ABSTAINED = ("abstained", "no_documents")
 LABELS = ("ANSWERABLE", "PARTIAL", "UNANSWERABLE", "UNDERSPECIFIED")
+PARTS = {"even": 0, "odd": 1}  # ``part``: the remainder of a task's position (from 0) divided by 2
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -92,8 +93,11 @@ def label_of(task: dict[str, Any]) -> str:
     return (value[0] if isinstance(value, list) and value else str(value or "")).upper()
 
 
-def ask(pipeline: RAGPipeline, task: dict[str, Any], aliases: dict[str, set[str]], history: bool) -> dict[str, Any]:
-    """One task asked (its last user turn, with or without its earlier turns) and scored: a row of the result."""
+def ask(
+    pipeline: RAGPipeline, task: dict[str, Any], aliases: dict[str, set[str]], history: bool, index: int = 0
+) -> dict[str, Any]:
+    """One task asked (its last user turn, with or without its earlier turns) and scored: a row of the result;
+    ``index`` is the task's position in reference.jsonl (which half it is in)."""
     turns, question = history_of(task)
     answer = pipeline.answer(question, history=turns if history else ())
     label = label_of(task)
@@ -106,6 +110,7 @@ def ask(pipeline: RAGPipeline, task: dict[str, Any], aliases: dict[str, set[str]
     scored = label in ("ANSWERABLE", "PARTIAL") and not abstained and not clarified
     return {
         "id": task["task_id"],
+        "index": index,
         "label": label,
         "followup": len(turns) > 0,
         "multi_turn": (task.get("Multi-Turn") or ["N/A"])[0],
@@ -156,14 +161,17 @@ def evaluate_mtrag(
     history: bool = True,
     limit: int | None = None,
     seed: int = 0,
+    part: Literal["odd", "even"] | None = None,
 ) -> dict[str, Any]:
-    """Ask every task (or a seeded sample of ``limit``); the summary overall, by answerability label, by first turn
-    vs follow-up (and both), latency per stage."""
-    tasks = sample(list(_jsonl(folder / "reference.jsonl")), limit, seed)
+    """Ask every task (or a seeded sample of ``limit``; ``part``: only the tasks at odd or even positions of
+    reference.jsonl, counted from 0, so that a constant fitted on one half is reported on the other); the summary
+    overall, by answerability label, by first turn vs follow-up (and both), latency per stage."""
+    indexed = [(i, t) for i, t in enumerate(_jsonl(folder / "reference.jsonl")) if part is None or i % 2 == PARTS[part]]
+    tasks = sample(indexed, limit, seed)
     aliases = _aliases(folder)
     rows: list[dict[str, Any]] = []
-    for n, task in enumerate(tasks, start=1):
-        rows.append(ask(pipeline, task, aliases, history))
+    for n, (index, task) in enumerate(tasks, start=1):
+        rows.append(ask(pipeline, task, aliases, history, index))
         if on_task:
             on_task(n, len(tasks))
     return {
@@ -171,6 +179,7 @@ def evaluate_mtrag(
         "history": history,
         "limit": limit,
         "seed": seed,
+        "part": part,
         "overall": summarize(rows),
         "by_label": {label: summarize([r for r in rows if r["label"] == label]) for label in LABELS},
         "by_turn": {
@@ -228,6 +237,7 @@ def mtrag_tables(result: dict[str, Any]) -> str:
 
 def mtrag_markdown(result: dict[str, Any], command: str) -> str:
     sample_note = f"A seeded sample (seed {result['seed']}) of" if result["limit"] else "All"
+    which = f" {result['part']}-position" if result.get("part") else ""
     how = "with its earlier turns as history" if result["history"] else "alone (history ignored)"
     return "\n".join(
         [
@@ -235,7 +245,7 @@ def mtrag_markdown(result: dict[str, Any], command: str) -> str:
             "",
             f"```sh\n{command}\n```",
             "",
-            f"{sample_note} {result['overall']['tasks']} tasks; each task's last user turn asked {how}, every "
+            f"{sample_note} {result['overall']['tasks']}{which} tasks; each task's last user turn asked {how}, every "
             "passage indexed as its own document. Content-word recall: share of the reference answer's content "
             "words in the answer (an abstention or a clarifying question scores 0).",
             "",

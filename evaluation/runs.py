@@ -334,20 +334,24 @@ def run_mtrag(
     history: bool = True,
     limit: int | None = None,
     seed: int = 0,
+    part: Half | None = None,
     out: Path | None = None,
     command: str = "",
     reporter: Reporter | None = None,
     build_with: Callable[[Settings], Services] | None = None,
 ) -> AnswerRun:
     """Conversations on MTRAG-UN: every passage indexed, each task's last user turn asked with its earlier turns as
-    history (``history`` False: alone, as before conversations); a sample (or all) of the tasks."""
-    suffix = "history" if history else "alone"
+    history (``history`` False: alone, as before conversations); a sample (or all) of the tasks, or of the odd or
+    even ones (``part``)."""
+    suffix = ("history" if history else "alone") + (f"-{part}" if part else "")
     return _ask_and_write(
         settings,
         folder.name,
         folder,
         index_mtrag,
-        lambda pipeline, tick: evaluate_mtrag(pipeline, folder, tick, history=history, limit=limit, seed=seed),
+        lambda pipeline, tick: evaluate_mtrag(
+            pipeline, folder, tick, history=history, limit=limit, seed=seed, part=part
+        ),
         ("tasks", limit),
         out or settings.data_dir / "eval" / f"mtrag-{folder.name}-{suffix}.json",
         (mtrag_markdown, mtrag_chart),

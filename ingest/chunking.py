@@ -30,6 +30,7 @@ class Chunk:
     page_starts: list[int] = field(default_factory=list)  # ParsedDocument.page_starts: pages begun inside
     location: str | None = None  # ParsedDocument.provenance: sheet and cell range, slide, ...
     ocr_confidence: float | None = None  # set when the text was read by OCR
+    regions: list[tuple[int, int, str]] = field(default_factory=list)  # ParsedDocument.located: rows, ...
 
 
 class _Headings:
@@ -119,6 +120,7 @@ class Chunker:
                     page_starts=parsed.page_starts(start, end),
                     location=location,
                     ocr_confidence=ocr_confidence,
+                    regions=parsed.located(start, end),
                 )
             )
             cursor = start + 1

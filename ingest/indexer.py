@@ -30,8 +30,10 @@ from ingest.errors import (
     UnsupportedFileType,
 )
 from ingest.failpoints import failpoint
+from ingest.parsed import ParsedDocument
 from ingest.parsers import parse, supported_suffixes
 from rag import metrics
+from rag.models.choice import AutoEmbedder
 from rag.models.ports import Embedder
 from rag.store.chunks import ChunkStore
 from rag.store.owners import current_owner, owner_alive
@@ -189,19 +191,27 @@ class Indexer:
             raise FileTooLarge(f"{source} is {size} bytes; the limit is {self.max_bytes} bytes (RAG_MAX_UPLOAD_BYTES)")
 
     def _prepare(
-        self, data: bytes, source: str, collection: str, legacy: str | None = None
+        self,
+        data: bytes,
+        source: str,
+        collection: str,
+        legacy: str | None = None,
+        parsed: ParsedDocument | None = None,
     ) -> _Prepared | IngestResult:
         """Parse and chunk; returns the existing document instead when the content is already indexed in
         ``collection`` (documents, their sources and deduplication are per collection).
 
         ``legacy`` is the name the file had before names were relative (its absolute path): a document still
-        under that name is renamed to ``source`` by a new version, once, even when its content is unchanged."""
+        under that name is renamed to ``source`` by a new version, once, even when its content is unchanged.
+        ``parsed`` is ``data`` parsed already (``ingest_bytes`` parses outside the lock)."""
         self.check_size(len(data), source)
-        parsed = parse(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
         same = self.registry.find_by_hash(content_hash, collection)
         if same is not None and (legacy is None or same.source != legacy):
-            return IngestResult(same, IngestOutcome.unchanged)
+            return IngestResult(same, IngestOutcome.unchanged)  # found before parsing: a scan's OCR takes minutes
+        parsed = parsed or parse(data, source)
+        if isinstance(self.embedder, AutoEmbedder):
+            self.embedder.choose(parsed.text)  # a new index under RAG_EMBEDDER=auto: its first document decides
         chunks = self.chunker.split(parsed)
         if not chunks:
             raise EmptyDocument(f"{source} produced no chunks to index")
@@ -237,6 +247,7 @@ class Indexer:
                 page_starts=chunk.page_starts,
                 location=chunk.location,
                 ocr_confidence=chunk.ocr_confidence,
+                regions=chunk.regions,
                 text=chunk.text,
             )
             for chunk in chunks
@@ -325,15 +336,25 @@ class Indexer:
     def ingest_bytes(
         self, data: bytes, source: str, collection: str = DEFAULT_COLLECTION, legacy: str | None = None
     ) -> IngestResult:
-        with self._lock, metrics.ingest_timer("single"):
+        with metrics.ingest_timer("single"):
             try:
-                prepared = self._prepare(data, source, collection, legacy)
-                result = prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
+                parsed = self._parse_unless_known(data, source, collection)
+                with self._lock:
+                    prepared = self._prepare(data, source, collection, legacy, parsed)
+                    result = prepared if isinstance(prepared, IngestResult) else self._flush([prepared])[0]
             except IngestError as exc:
                 _count(exc)
                 raise
             _count(result)
             return result
+
+    def _parse_unless_known(self, data: bytes, source: str, collection: str) -> ParsedDocument | None:
+        """``data`` parsed without holding the lock, so the minutes of a scan's OCR do not hold up other uploads
+        and deletes; None when the content is indexed already (``_prepare`` then finds it unchanged)."""
+        self.check_size(len(data), source)
+        if self.registry.find_by_hash(hashlib.sha256(data).hexdigest(), collection) is not None:
+            return None
+        return parse(data, source)
 
     def ingest_file(self, path: Path, collection: str = DEFAULT_COLLECTION) -> IngestResult:
         """One file, named by its file name as an upload is."""

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ingest import ocr
 from ingest.errors import IngestError
 from ingest.indexer import Indexer, IngestCounts
 from ingest.sources import Lease, Refresher, RefreshReport, report_fields
@@ -70,14 +71,23 @@ class JobRunner:
     def _index_upload(self, job_id: str, data: bytes, source: str, collection: str) -> None:
         self.registry.update_job(job_id, status=JobStatus.running)
         counts = IngestCounts()
+        total = 1
+
+        def pages_read(done: int, pages: int) -> None:
+            """A file read by OCR counts its pages (done of total) instead of one file: OCR takes minutes."""
+            nonlocal total
+            total = pages
+            self.registry.update_job(job_id, done=done, total=pages)
+
         try:
-            result = self.indexer.ingest_bytes(data, source, collection)
+            with ocr.reporting_progress(pages_read):
+                result = self.indexer.ingest_bytes(data, source, collection)
         except IngestError as exc:
             counts.failed = 1
             self.registry.update_job(
                 job_id,
                 status=JobStatus.failed,
-                done=1,
+                done=total,
                 counts=vars(counts),
                 errors=[JobError(source=source, error=str(exc))],
             )
@@ -87,14 +97,14 @@ class JobRunner:
             self.registry.update_job(
                 job_id,
                 status=JobStatus.failed,
-                done=1,
+                done=total,
                 counts=vars(counts),
                 errors=[JobError(source=source, error=f"internal error: {type(exc).__name__}: {exc}")],
             )
         else:
             counts.add(result)
             self.registry.update_job(
-                job_id, status=JobStatus.succeeded, done=1, counts=vars(counts), document_id=result.document.id
+                job_id, status=JobStatus.succeeded, done=total, counts=vars(counts), document_id=result.document.id
             )
 
     # --- refresh jobs ---------------------------------------------------------------------------------

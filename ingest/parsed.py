@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from ingest.errors import FileTooLarge, UnsupportedFileType
+from rag.types import span_locations
 
 # Office documents are zips; their libraries inflate members whole, so a small upload could claim gigabytes.
 MAX_ZIP_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
@@ -20,6 +21,11 @@ MAX_ZIP_COMPRESSION_RATIO = 200
 _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 
 PDF_MAGIC = b"%PDF-"
+# A 2,000-page text PDF (5 million characters) takes about 8 s to read and some 15 minutes to index on two cores
+# (docs/benchmarks.md, OCR); within the upload limit a PDF of tiny or compressed pages could hold far more. These
+# bound the reading and what follows it.
+MAX_PDF_PAGES = 5_000
+MAX_PDF_TEXT_CHARS = 10_000_000
 PAGE_JOIN = "\n\n"  # between the pages of a PDF's text
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -40,18 +46,6 @@ class Region:
     end: int
     location: str | None = None
     ocr_confidence: float | None = None
-
-
-def span_locations(first: str, last: str) -> str:
-    """One location for a chunk that runs from ``first`` to ``last``: cell ranges of one sheet merge
-    ("Budget!A5:C5" .. "Budget!A9:C9" -> "Budget!A5:C9"); anything else is shown as a range of the two."""
-    if first == last:
-        return first
-    head, sep, tail = first.rpartition("!")
-    last_head, last_sep, last_tail = last.rpartition("!")
-    if sep and last_sep and head == last_head and ":" in tail and ":" in last_tail:
-        return f"{head}!{tail.split(':')[0]}:{last_tail.split(':')[-1]}"
-    return f"{first} – {last}"
 
 
 @dataclass
@@ -76,6 +70,10 @@ class ParsedDocument:
         total = sum(w for w, _ in weights)
         confidence = round(sum(w * c for w, c in weights) / total, 4) if total > 0 else None
         return location, confidence
+
+    def located(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """The regions with a location that overlap ``[start, end)``, as ``ChunkRecord.regions`` keeps them."""
+        return [(r.start, r.end, r.location) for r in self.regions if r.location and r.start < end and start < r.end]
 
     def page_at(self, offset: int) -> int | None:
         for span in self.pages:

@@ -7,7 +7,6 @@ separated by blank lines, so the markdown splitter and heading paths work on the
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -24,46 +23,55 @@ from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
-from ingest.errors import EmptyDocument, UnreadableDocument, UnsupportedFileType
+from ingest import encoding, mail, ocr, office
+from ingest.errors import EmptyDocument, FileTooLarge, UnreadableDocument, UnsupportedFileType
 from ingest.parsed import (
+    MAX_PDF_PAGES,
+    MAX_PDF_TEXT_CHARS,
     PAGE_JOIN,
     PDF_MAGIC,
     ZIP_MAGIC,
     PageSpan,
     ParsedDocument,
+    Region,
     check_zip,
     heading_line,
     one_line,
 )
+from ingest.spreadsheets import parse_ods, parse_xlsx
+from ingest.tables import ROW_JOIN, column_labels, labelled_row, pdf_table_texts, table_lines
 from rag.media import FILE_TYPES
 
 # --- plain text --------------------------------------------------------------------------------------------
 
 
-def _decode_text(data: bytes, name: str) -> str:
-    """Text formats share one decoder, so binary content under a text name is refused the same way everywhere."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    if data.startswith(PDF_MAGIC):
+def _decode_text(data: bytes, name: str, *, html: bool = False) -> str:
+    """Text formats share one decoder (ingest/encoding.py: byte order marks, UTF-8, an HTML page's declared
+    charset, detection of GBK, Big5, Shift-JIS, Windows-1252, ...), so binary content under a text name is
+    refused the same way everywhere."""
+    marked = encoding.bom_encoding(data)
+    head = data[marked[1] :] if marked else data  # a PDF behind a byte order mark is still a PDF
+    if head.startswith(PDF_MAGIC):
         raise UnsupportedFileType(
             f"{name} looks like a PDF (it starts with %PDF-), not a text file; name it with .pdf and upload it again"
         )
-    if data.startswith(ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC):
         raise UnsupportedFileType(
             f"{name} looks like a zip archive (such as a .docx file), not a text file; "
             "if it is a Word document, name it with .docx and upload it again"
         )
-    if b"\x00" in data:
+    if b"\x00" in data and marked is None:  # UTF-16 and UTF-32 text holds NUL bytes
         raise UnsupportedFileType(
             f"{name} looks like a binary file (it contains NUL bytes), not text; "
             f"upload one of: {', '.join(supported_suffixes())}"
         )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableDocument(
-            f"{name} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 and upload it again"
-        ) from None
+    text = encoding.decode(data, html=html)
+    if text is None:
+        raise UnsupportedFileType(
+            f"{name} looks like a binary file: its bytes are not text in UTF-8, UTF-16 or any legacy encoding "
+            f"recognised here; if it is text, save it as UTF-8 and upload it again, else upload one of: "
+            f"{', '.join(supported_suffixes())}"
+        )
     # Normalise line endings so offsets do not depend on the platform that wrote the file.
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -123,11 +131,12 @@ class _HtmlRenderer:
                 self._flush()
                 if title := one_line(node.get_text(" ")):
                     self.blocks.append(heading_line(_HTML_HEADINGS[node.name], title))
-            elif node.name == "tr":
+            elif node.name == "table" and node.find("table") is None:  # caption, then rows labelled by the header
                 self._flush()
-                cells = [one_line(cell.get_text(" ")) for cell in node.find_all(["td", "th"], recursive=False)]
-                if any(cells):
-                    self.blocks.append(" | ".join(cells))
+                if (caption := node.find("caption")) and caption.find_parent("table") is node:
+                    self._inline.append(caption.get_text(" "))
+                    self._flush()
+                self.blocks.extend(_html_table(node))
             elif node.name == "pre":  # keep code and verse line by line
                 self._flush()
                 if (text := node.get_text().strip("\n").rstrip()).strip():
@@ -150,8 +159,30 @@ class _HtmlRenderer:
             self._prefix = ""
 
 
+def _html_table(table: Tag) -> list[str]:
+    """The table's rows (not those of tables nested in its cells), labelled by its first row (ingest/tables.py);
+    a table whose every row starts with a ``th`` among ``td`` cells is a list of "name: value" pairs instead."""
+    grid: list[list[str | None]] = []
+    keyed: list[bool] = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue
+        cells: list[str | None] = []
+        kinds: list[str] = []
+        for cell in row.find_all(["td", "th"], recursive=False):
+            span = cell.get("colspan")
+            width = int(span) if isinstance(span, str) and span.isdigit() and 0 < int(span) <= 100 else 1
+            cells += [one_line(cell.get_text(" "))] + [None] * (width - 1)
+            kinds.append(cell.name)
+        grid.append(cells)
+        keyed.append(kinds[:1] == ["th"] and "td" in kinds)
+    if grid and all(keyed):
+        return [line for row in grid if (line := labelled_row([(row[0] or "", " ".join(c for c in row[1:] if c))]))]
+    return table_lines(grid)
+
+
 def parse_html(data: bytes, name: str) -> ParsedDocument:
-    soup = BeautifulSoup(_decode_text(data, name), "lxml")
+    soup = BeautifulSoup(_decode_text(data, name, html=True), "lxml")
     text = "\n\n".join(_HtmlRenderer().render(soup))
     return ParsedDocument(text=text, media_type=FILE_TYPES["html"], markdown_headings=True)
 
@@ -183,6 +214,23 @@ def _decrypt_pdf(reader: PdfReader, name: str) -> None:
         )
 
 
+def _pdf_page_texts(reader: PdfReader, name: str) -> list[str]:
+    """Each page's text layer, stopping as soon as the file is over the limits."""
+    if (count := len(reader.pages)) > MAX_PDF_PAGES:
+        raise FileTooLarge(f"{name} has {count} pages; the limit is {MAX_PDF_PAGES}. Split it and upload the parts")
+    texts: list[str] = []
+    total = 0
+    for page in reader.pages:
+        texts.append(page.extract_text() or "")
+        total += len(texts[-1])
+        if total > MAX_PDF_TEXT_CHARS:
+            raise FileTooLarge(
+                f"{name} holds more than {MAX_PDF_TEXT_CHARS} characters of text (reached on page {len(texts)}); "
+                "split it and upload the parts"
+            )
+    return texts
+
+
 def parse_pdf(data: bytes, name: str) -> ParsedDocument:
     if PDF_MAGIC not in data[:1024]:
         raise UnsupportedFileType(
@@ -204,29 +252,39 @@ def parse_pdf(data: bytes, name: str) -> ParsedDocument:
     if encrypted:
         _decrypt_pdf(reader, name)
     try:
-        page_texts = [page.extract_text() or "" for page in reader.pages]
+        page_texts = _pdf_page_texts(reader, name)
     except DependencyError:  # AES-128 files open with the empty password but need AES for their content
         raise _aes_unsupported(name) from None
+    except FileTooLarge:
+        raise
     except Exception as exc:
         raise damaged(exc) from exc
 
+    # Pages without a text layer (scans) are read by OCR, each a region with the engine's confidence.
+    scanned = ocr.read_pdf_pages(data, [i for i, raw in enumerate(page_texts) if ocr.lacks_text(raw)], name)
+    # Pages with ruled tables are read again by pdfplumber, each row labelled by its header (ingest/tables.py).
+    tabled = pdf_table_texts(data, reader, [i for i in range(len(page_texts)) if i not in scanned])
     parts: list[str] = []
     pages: list[PageSpan] = []
+    regions: list[Region] = []
     offset = 0
     for number, raw in enumerate(page_texts, start=1):
         if parts:
             offset += len(PAGE_JOIN)
-        page_text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+        read = scanned.get(number - 1)
+        if read:
+            page_text = read.text
+        else:
+            page_text = tabled.get(number - 1) or raw.replace("\r\n", "\n").replace("\r", "\n").strip()
         parts.append(page_text)
         pages.append(PageSpan(page=number, start=offset, end=offset + len(page_text)))
+        if read and page_text:
+            regions.append(Region(offset, offset + len(page_text), ocr_confidence=read.confidence))
         offset += len(page_text)
     text = PAGE_JOIN.join(parts)
     if not text.strip():
-        raise EmptyDocument(
-            f"{name} has no extractable text; scanned PDFs need OCR, which is not supported. "
-            "Upload a PDF with a text layer, or the document's text in another format"
-        )
-    return ParsedDocument(text=text, media_type=FILE_TYPES["pdf"], pages=pages)
+        raise EmptyDocument(f"{name} has no extractable text; {ocr.no_text_hint()}")
+    return ParsedDocument(text=text, media_type=FILE_TYPES["pdf"], pages=pages, regions=regions)
 
 
 # --- Word (.docx) ------------------------------------------------------------------------------------------
@@ -244,18 +302,17 @@ def _docx_heading_level(paragraph: Paragraph) -> int | None:
 
 
 def _docx_table(table: Table) -> str:
-    rows = []
+    """The table's rows, labelled by its first row (ingest/tables.py)."""
+    grid: list[list[str | None]] = []
     for row in table.rows:
-        cells: list[str] = []
+        cells: list[str | None] = []
         previous = None
         for cell in row.cells:
-            if cell._tc is previous:  # a merged cell is reported once per grid column it spans
-                continue
+            # A merged cell is reported once per grid column it spans: its text goes to the first of them.
+            cells.append(None if cell._tc is previous else one_line(cell.text))
             previous = cell._tc
-            cells.append(one_line(cell.text))
-        if any(cells):
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        grid.append(cells)
+    return ROW_JOIN.join(table_lines(grid))
 
 
 def _docx_blocks(document: Any) -> Iterator[str]:
@@ -293,26 +350,22 @@ def parse_docx(data: bytes, name: str) -> ParsedDocument:
 
 
 def parse_csv(data: bytes, name: str) -> ParsedDocument:
-    """One line per data row, each value labelled with its column, so a retrieved row is self-explanatory."""
+    """One line per data row, each value labelled with its column (ingest/tables.py), so a retrieved row is
+    self-explanatory."""
     reader = csv.reader(io.StringIO(_decode_text(data, name), newline=""))
     lines: list[str] = []
     try:
         header = [one_line(h) for h in next(reader, [])]
         for row in reader:
-            fields = [
-                f"{header[i] if i < len(header) and header[i] else f'column {i + 1}'}: {one_line(value)}"
-                for i, value in enumerate(row)
-                if value.strip()
-            ]
-            if fields:
-                lines.append("; ".join(fields))
+            if line := labelled_row(zip(column_labels(header, len(row)), row, strict=True)):
+                lines.append(line)
     except csv.Error as exc:
         raise UnreadableDocument(
             f"{name} is not valid CSV (line {reader.line_num}: {exc}); fix that line and upload it again"
         ) from None
     if not lines and any(header):
         raise EmptyDocument(f"{name} has a header row but no data rows; there is nothing to index")
-    return ParsedDocument(text="\n".join(lines), media_type=FILE_TYPES["csv"])
+    return ParsedDocument(text=ROW_JOIN.join(lines), media_type=FILE_TYPES["csv"])
 
 
 def _json_leaves(value: Any) -> Iterator[tuple[str, Any]]:
@@ -361,7 +414,19 @@ PARSERS: dict[str, Parser] = {
     ".html": parse_html,
     ".htm": parse_html,
     ".pdf": parse_pdf,
+    ".png": ocr.parse_image,  # images are read by OCR (ingest/ocr.py)
+    ".jpg": ocr.parse_image,
+    ".jpeg": ocr.parse_image,
+    ".tif": ocr.parse_image,
+    ".tiff": ocr.parse_image,
     ".docx": parse_docx,
+    ".xlsx": parse_xlsx,
+    ".ods": parse_ods,
+    ".pptx": office.parse_pptx,
+    ".odt": office.parse_odt,
+    ".rtf": office.parse_rtf,
+    ".epub": office.parse_epub,
+    ".eml": mail.parse_eml,
     ".csv": parse_csv,
     ".json": parse_json,
 }

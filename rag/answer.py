@@ -19,7 +19,7 @@ def to_citation(evidence: Evidence, marker: int) -> Citation:
         chunk_id=chunk.chunk_id,
         source=chunk.source,
         page=evidence.sentence.page,  # the quoted sentence's page: a chunk can run over a page break
-        location=chunk.location,
+        location=evidence.sentence.location,  # the quoted row's own cell range, where the format has one
         ocr_confidence=chunk.ocr_confidence,
         start=chunk.start,
         end=chunk.end,

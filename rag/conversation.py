@@ -17,7 +17,8 @@ Two ways to get the standalone question:
   the lexical method is used.
 
 When a question points at something no turn names ("this state library", "the other one", a bare "it" with no
-history), guessing would answer about the wrong thing: the resolution carries a short clarifying question instead.
+history), or at one of several the turn before names ("the plan" after three plans), guessing would answer about
+the wrong thing: the resolution carries a short clarifying question instead, naming the candidates when there are.
 
 Earlier answers only help to understand the question (their words can tell whether "this card" was named); they are
 never evidence: the pipeline cites documents only.
@@ -26,7 +27,7 @@ never evidence: the pipeline cites documents only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
@@ -111,7 +112,7 @@ _KINDS = (
     "president|minister|church|character|tournament|championship|election|agency|store|hospital|museum|airport|"
     "flag|policy|tutorial"
 )
-_DEFINITE_KIND = re.compile(rf"\bthe\s+((?:[A-Za-z][A-Za-z'’-]*\s+){{0,3}}?(?:{_KINDS}))\b\s*(\S*)")
+_DEFINITE_KIND = re.compile(rf"\bthe\s+((?:[A-Za-z][A-Za-z'’-]*\s+){{0,3}}?(?:{_KINDS}))\b(?=\s*(\S*))")
 # What may follow such a "the <kind>" for it to stand alone: the end of the question, or a verb.
 _ALONE_AFTER = re.compile(
     r"^(?:[?.!,;:]?$|(?:is|was|are|were|has|have|had|do|does|did|will|would|can|could|should|offer|offers|"
@@ -120,6 +121,7 @@ _ALONE_AFTER = re.compile(
 )
 _ORDINALS = _word_set("first second third last next previous new old other same whole entire main")
 _OTHER_ONE = re.compile(r"\bthe other (?:one|ones)\b|\bthe (?:first|second|last) one\b", re.IGNORECASE)
+_TOKENS = re.compile(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]+")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
 
 
@@ -131,6 +133,8 @@ _NOT_A_THING = _word_set(
     "if when where why how what which who so but not no about all any some every each monday tuesday wednesday "
     "thursday friday saturday sunday weekend morning evening afternoon night"
 )
+_GENERIC = _word_set("a an any every each no another some")  # "a credit card": such things in general
+_DETERMINERS = _word_set("this that these those each every your our my their its his her which")
 _PREPOSITIONS = _word_set("of in on at for with about from to by into under over after before during through")
 # "this paragraph", "these passages", "this reference text": the documents themselves, which are there to read.
 _THE_DOCUMENTS = _word_set(
@@ -139,6 +143,10 @@ _THE_DOCUMENTS = _word_set(
     "bio biography description table list"
 )
 _NOT_A_NOUN = ("ed", "ly", "ent", "ive", "ful", "able", "ible", "ous", "ant")
+_SAID_OF_IT = ("ly", "ed", "ing", "able", "ible", "ous", "ful")  # after a thing's first word: what is said of it
+# Capitalised, yet no name: "the TV series" does not say which series.
+_COMMON_ACRONYMS = frozenset({"TV", "PC", "CD", "DVD", "AI", "IT", "API", "ATM", "ETF", "VPN"})
+MAX_CANDIDATES = 3  # named in a clarifying question ("Do you mean the A, the B or the C?"): a short question
 _MAX_CONTEXT_TERMS = 8  # key terms carried from the turn before: enough to name a topic, not to replace the question
 _SHORT = 2  # a question with at most this many content words of its own is read as a follow-up
 
@@ -187,9 +195,10 @@ def is_followup(question: str) -> bool:
     return len(content_words(question)) <= _SHORT
 
 
-def _pointed_at(question: str) -> list[str]:
+def _pointed_at(question: str) -> list[tuple[str, bool, int]]:
     """The things a question points at with "this", "that", "these" or "those" ("this state library" ->
-    "state library"); a pronoun use ("this is", "that means") points at nothing named."""
+    "state library"), each with whether it is plural ("these"/"those") and where it starts; a pronoun use ("this
+    is", "that means") points at nothing named."""
     things = []
     for match in _DEMONSTRATIVE.finditer(question):
         before = question[: match.start()].split()
@@ -200,48 +209,107 @@ def _pointed_at(question: str) -> list[str]:
         if any(w.lower() in _THE_DOCUMENTS for w in match.group(2).split()[:3]):
             continue  # "Given this paragraph, ...", "from this reference text": what the question is asked over
         named: list[str] = []
-        for word in match.group(2).split():
+        rest = _TOKENS.findall(question[match.start(2) :])  # words, and punctuation that ends a name
+        for word in rest[:3]:
             if word.lower() in _NOT_A_THING or not content_words(word):
                 break
             if not named and word.lower().endswith(_NOT_A_NOUN):
                 break  # "Is this different", "Is this intended": said of it, not what it is
-            if named and (word[0].isupper() != named[0][0].isupper() or word.lower().endswith(("ly", "ed", "ing"))):
-                break  # a name ends where capitals do; an adverb or participle starts what is said about it
+            if named and (_is_name(word) != _is_name(named[0]) or word.lower().endswith(_SAID_OF_IT)):
+                break  # a name ends where capitals do; an adverb, participle or adjective starts what is said
             named.append(word)
-        if named:
-            things.append(" ".join(named))
+        if named and rest[len(named) :][:1] != ["of"]:  # "this crown of thorns": the rest says which
+            things.append((" ".join(named), match.group(1).lower() in ("these", "those"), match.start()))
     return things
+
+
+def _named(thing: str, turns: Sequence[set[str]], plural: bool = False) -> bool:
+    """Whether one earlier turn holds every content word of ``thing`` ("police department" is not named by a turn
+    about a state department, nor "this particular index fund" by one about index funds in general). "These" or
+    "those" things point back at a set the conversation spoke of in its own words ("those camp facilities" after
+    campsites and parks): a turn that holds the last word is enough."""
+    words = content_words(thing.split()[-1]) if plural else content_words(thing)
+    return any(words <= said for said in turns)
+
+
+def _one_spoken_of(kind: str, history: Sequence[Turn]) -> bool:
+    """Whether a turn speaks of one particular ``kind`` ("the card", "your card", "the Sapphire card"), not only of
+    such things in general ("I'm not sure if I should take a credit card", "credit cards offer ..."): then "this
+    card" asks which card."""
+    singular = re.compile(rf"\b{re.escape(kind)}\b(?!s)", re.IGNORECASE)
+    for turn in history:
+        text = f"{turn.asked}. {turn.answer}"
+        for match in singular.finditer(text):
+            for word in reversed(_TOKENS.findall(text[max(0, match.start() - 60) : match.start()])[-3:]):
+                if word.lower() in _GENERIC or not word[0].isalpha():
+                    break  # "a credit card", or the sentence begins
+                if word.lower() in _DETERMINERS or _is_name(word):
+                    return True
+    return False
+
+
+def _is_name(word: str) -> bool:
+    """A capitalised word that says which one ("the Latin language"); "TV" in "the TV series" says nothing."""
+    return word[0].isupper() and word not in _COMMON_ACRONYMS
+
+
+def _candidates(kind: str, turn: Turn) -> list[str]:
+    """The named instances of ``kind`` a turn mentions ("Trial plan", "Standard Next plan"), each once."""
+    pattern = re.compile(rf"((?:\b[A-Z][\w'’&-]*\s+){{1,3}}){re.escape(kind)}s?\b")
+    found = dict.fromkeys(m.group(1).strip() + f" {kind}" for m in pattern.finditer(f"{turn.asked} {turn.answer}"))
+    return [c for c in found if c.split()[0].lower() not in _NOT_A_THING | _DETERMINERS]
+
+
+def _definite_kinds(question: str) -> Iterator[tuple[str, bool]]:
+    """Each "the <kind>" that stands alone in the question ("the fast food chain", "the plan"), with whether it has
+    modifiers; none that a name, an ordinal, a superlative or what follows already says ("the movie Safe Haven",
+    "the first movie", "the largest city in Spain"). A question all in lower case (typed into a search box) writes
+    names in lower case too: "the show the doctors", "the kansas city chiefs"; there only a bare kind at the end
+    or before a verb counts."""
+    lower = not any(c.isupper() for c in question)
+    for match in _DEFINITE_KIND.finditer(question):
+        thing, after = match.group(1), match.group(2)
+        words = thing.split()
+        if lower and len(words) > 1:
+            continue  # "the supreme court": a name, as typed
+        if any(_is_name(w) for w in words[:-1]):
+            continue  # "the Latin language" says which
+        if any(w.lower() in _ORDINALS or w.lower().endswith("est") or not content_words(w) for w in words):
+            continue  # "the first movie", "the largest city", "the secretary of state": said which
+        asked_of = re.search(r"\b(?:did|does|do|can|could|will|would|should)\s+the\s+$", question[: match.start() + 4])
+        # "did the chain grow": a bare verb after the kind; "do the kansas city chiefs play": a plural noun
+        verb_after = asked_of is not None and after.islower() and not re.search(r"[^s]s$", after)
+        if _ALONE_AFTER.match(after) or (verb_after and not lower):
+            yield thing, len(words) > 1
 
 
 def clarification(question: str, history: Sequence[Turn]) -> str | None:
     """A short clarifying question when ``question`` points at something no turn names; None when it can be read.
 
-    Fires on: "this/that <thing>" whose words no earlier turn holds; "the other one" with nothing before; a question
-    whose only subject is a pronoun ("How much does it cost?") with nothing before. Ordinary standalone questions
-    have none of these, so they are answered as before."""
-    said: set[str] = set()
-    for turn in history:
-        said |= content_words(f"{turn.asked} {turn.answer}")
-    for thing in _pointed_at(question):
-        if not content_words(thing) & said:
+    Fires on: "this/that <thing>" that no earlier turn names; "the <kind of named thing>" ("the fast food chain")
+    that no turn names, or, where the turn before names several ("Trial plan", "Standard Next plan"), a question
+    that names those; "the other one" with nothing before; a question whose only subject is a pronoun ("How much
+    does it cost?") with nothing before. Ordinary standalone questions have none of these."""
+    turns = [content_words(f"{turn.asked} {turn.answer}") for turn in history]
+    for thing, plural, start in _pointed_at(question):
+        before = [*history, Turn(question[:start], "")]  # "the Mercedes-Benz Stadium ... this stadium" says which
+        said = [*turns, content_words(question[:start])]
+        if not _named(thing, said, plural) or not (plural or _one_spoken_of(thing.split()[-1], before)):
             return f"Which {thing} do you mean?"
-    for match in _DEFINITE_KIND.finditer(question):
-        thing, after = match.group(1), match.group(2)
-        words = thing.split()
-        named = any(w[0].isupper() for w in words[:-1])  # "the Latin language" says which
-        asked_of = re.search(r"\b(?:did|does|do|can|could|will|would|should)\s+the\s+$", question[: match.start() + 4])
-        alone = bool(_ALONE_AFTER.match(after)) or (asked_of is not None and after.islower())  # "did the chain grow"
-        if named or any(w.lower() in _ORDINALS or not content_words(w) for w in words) or not alone:
-            continue  # "the first movie", "the secretary of state", "the movie Safe Haven": said which
-        if not content_words(words[-1]) & said:
+    for thing, modified in _definite_kinds(question):
+        several = _candidates(thing, history[-1]) if history and not modified else []
+        if len(several) > 1:
+            *others, last = several[:MAX_CANDIDATES]
+            return f"Do you mean the {', the '.join(others)} or the {last}?"
+        if not _named(thing, turns):
             return f"Which {thing} do you mean?"
     if history:
         return None
     if _OTHER_ONE.search(question):
         return "Which one do you mean?"
     pronoun = _PRONOUN.search(question)
-    if pronoun and len(content_words(question)) <= _SHORT:
-        return f"What does “{pronoun.group(0)}” refer to?"
+    if pronoun and len(content_words(question)) <= _SHORT and not content_words(question[: pronoun.start()]):
+        return f"What does “{pronoun.group(0)}” refer to?"  # "what are nox and where do they come from" says what
     return None
 
 

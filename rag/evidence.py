@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.keyword import KeywordIndex
+from rag.language import detect
 from rag.models.ports import Embedder
 from rag.text import Sentence, content_words, split_sentences
 from rag.types import ChunkRecord, RetrievedChunk
@@ -90,9 +91,12 @@ def numbered_heading(sentence: Sentence) -> str | None:
 
 
 def with_heading(sentence: Sentence, text: str) -> str:
-    """``text`` (the sentence as shown) after its ``numbered_heading``, unless it already says it."""
+    """``text`` (the sentence as shown) after its ``numbered_heading``, unless it already says it; joined by a
+    full-width colon when the sentence is Chinese, as Chinese text writes it ("2.1 版本：支持……")."""
     heading = numbered_heading(sentence)
-    return f"{heading}: {text}" if heading and heading.lower() not in text.lower() else text
+    if not heading or heading.lower() in text.lower():
+        return text
+    return f"{heading}：{text}" if detect(text) == "zh" else f"{heading}: {text}"
 
 
 def evidence_passage(evidence: Sequence[Evidence], limit: int = 3) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 from rag import generation
 from rag.abstention import Abstention
 from rag.answer import abstained, clarification, no_documents, verified_answer
-from rag.composition import Composer
+from rag.composition import Composer, context_for
 from rag.conversation import FollowupResolver, ModelRewriter, Resolution, Turn, fuse, with_history_retrieves_better
 from rag.evidence import Evidence, EvidenceSelector, Ranked
 from rag.generative import ChunkPrompt, GenerativeAnswerer, is_refusal
@@ -171,11 +171,14 @@ class RAGPipeline:
         embedding and BM25 query, no model call): read alone when it retrieves better so, else the two fused."""
         if not resolution.followup:
             return resolution, None
-        with_history = self.retrieve(classify(resolution.standalone), options, timings, collection)
+        standalone, asked = classify(resolution.standalone), classify(resolution.question)
+        if not resolution.certain:  # both readings embedded in one batch: the second costs little more than one
+            self.retriever.embed_ahead([standalone.text, asked.text], timings)
+        with_history = self.retrieve(standalone, options, timings, collection)
         if resolution.certain:  # fusing in the question as asked found no more reference passages on MTRAG
             return resolution, fuse(with_history, (), resolution.cited_chunk_ids, len(with_history))
         side_timings = Timings()
-        alone = self.retrieve(classify(resolution.question), options, side_timings, collection)
+        alone = self.retrieve(asked, options, side_timings, collection)
         timings.embed_ms += side_timings.embed_ms
         timings.retrieve_ms += side_timings.retrieve_ms
         top_k = max(len(with_history), len(alone))
@@ -206,9 +209,19 @@ class RAGPipeline:
         evidence sentences around it that score nearly as well (rag/composition.py ``with_context``); and the text
         that adds to the draft (empty when nothing does)."""
         verified = verify(prepared.question.text, draft, drafting.evidence)
+        return self._read_on(prepared, verified)
+
+    def _read_on(self, prepared: Prepared, verified: Verified) -> tuple[Verified, str]:
+        """The answer followed by the evidence a person reads on with, as far as the question reaches (a little for
+        one value, more for a question about a subject: rag/composition.py ``context_for``); and the text added."""
         if not self.compose_answers:
             return verified, ""
-        return self.composer.with_context(verified, prepared.ranked)
+        margin, limit = context_for(prepared.question)
+        return self.composer.with_context(verified, prepared.ranked, margin, limit)
+
+    def _composed(self, prepared: Prepared) -> Verified:
+        """The answer composed from evidence (rag/composition.py), read on as far as the question reaches."""
+        return self._read_on(prepared, self.composer.compose(prepared.question, prepared.ranked))[0]
 
     def composed(self, question: Question) -> bool:
         """Whether the question's answer is composed from evidence (several sentences) rather than one fact the
@@ -291,7 +304,7 @@ class RAGPipeline:
             draft = generation.generate(self.llm, chunk_prompt.prompt, prepared.options.generation, timings)
             return self._from_draft(prepared, draft, chunk_prompt, timings)
         if self.composes(prepared):
-            verified, trimmed = self.composer.compose(prepared.question, prepared.ranked), []
+            verified, trimmed = self._composed(prepared), []
         else:
             drafting = self._one_fact(prepared)
             draft = (
@@ -339,7 +352,7 @@ class RAGPipeline:
             answer = self._from_draft(prepared, stream.text, chunk_prompt, timings)
             yield StreamEvent("answer", standalone(answer, resolution).model_dump(exclude={"timings"}))
         elif self.composes(prepared):
-            verified = self.composer.compose(prepared.question, prepared.ranked)
+            verified = self._composed(prepared)
             timings.first_token_ms = elapsed_ms(started_all)
             yield StreamEvent("delta", {"text": verified.answer})
             answer = self._finish(prepared, verified, timings, [])

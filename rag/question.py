@@ -54,6 +54,13 @@ class Question:
     def shape(self) -> Shape:
         return SHAPES[self.type]
 
+    @property
+    def one_value(self) -> bool:
+        """Whether the question asks for one value ("When did it take place?", "How many pages?") rather than about
+        a subject ("What is Watson Assistant?", "Virtualization"): how far its answer reads on (rag/composition.py
+        ``context_for``)."""
+        return self.type == "number" or bool(_ONE_VALUE.search(_normalized(self.text)))
+
 
 def _cues(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(patterns), re.IGNORECASE)
@@ -138,6 +145,15 @@ _EXPLANATION = _cues(
     r"\bwhat happens (?:when|if)\b",
     r"\bwhat does .+ mean\b",
     r"为什么|為什麼|为何|為何|原因|解释|解釋|好处|好處|意义|意義",
+)
+# A time, a place, a choice, an owner or what someone did: one value ("Who won the battle?"; "Who was Hubble?" asks
+# about a person), asked first or after a clause ("If I start at the latest time, when would I finish?").
+_ONE_VALUE = _cues(
+    r"^\s*(?:(?:and|but|so|then|ok|okay)\b[,\s]*)?(?:when|where|which|whose|who(?!\s+(?:is|was|are|were)\b))\b",
+    r"[,;?]\s+(?:when|where) (?:is|are|was|were|do|does|did|can|could|should|would|will)\b",
+    r"\b(?:what|which) (?:year|date|time|day|month)\b",
+    r"\bin what year\b",
+    r"什么时候|什麼時候|何时|何時|哪里|哪裡|哪儿|哪一?年|几月|幾月|几号|幾號",
 )
 _HOW_MUCH = _cues(r"^\s*how (?:many|much)\b", r"^[^，,？?]*多少")
 _NUMBER = _cues(

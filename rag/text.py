@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.language import CJK_CHARS, has_cjk
-from rag.types import RetrievedChunk
+from rag.types import RetrievedChunk, span_locations
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,:'][A-Za-z0-9]+)*")
 _DIGIT = re.compile(r"\d")
@@ -180,6 +180,7 @@ _INITIAL_OR_ACRONYM = re.compile(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]")
 _NEXT_WORD = re.compile(r"[\"'“‘*_`\[]*([A-Za-z]+)")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]")
 _TABLE_ROW = re.compile(r"[ \t]*\||[^\n]* \| ")
+_ROW_CELLS = " | "  # between a table row's cells (ingest/tables.py); a line with it is a row, and one sentence
 _HEADING_LINE = re.compile(r"[ \t]*(#{1,6})[ \t]")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+)?(?:\*\*|__)?")
 # Files whose parsed text is one record per line (parsers.py: CSV rows, JSON leaves): every line is a sentence.
@@ -233,6 +234,13 @@ class Sentence:
         """Section and lead in one line ("Remote Work Policy > Working from abroad: The rules are:"), or None."""
         parts = [p for p in (self.section, self.lead) if p]
         return ": ".join(parts) if parts else None
+
+    @property
+    def location(self) -> str | None:
+        """The sentence's own location (a spreadsheet row's cell range) where the chunk's regions say, else the
+        chunk's."""
+        inside = [loc for start, end, loc in self.chunk.regions if start < self.end and self.start < end]
+        return span_locations(inside[0], inside[-1]) if inside else self.chunk.location
 
     @property
     def page(self) -> int | None:
@@ -292,6 +300,8 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
         )
         if structural or _ends_sentence(text, begin, end):
             cuts.append((begin, end, structural))
+    if _ROW_CELLS in text:  # a table row is one sentence: only its line's end ends it, not a full stop in a cell
+        cuts = [cut for cut in cuts if cut[2] or not _in_table_row(text, cut[0])]
     at_cut = {c[0] for c in cuts}
     headings = [(m.start(1), m.end(1), True) for m in _HEADING_END.finditer(text) if m.start(1) not in at_cut]
     if line_records:
@@ -307,6 +317,19 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
         position, opens = end, structural
     pieces.append(_Piece(position, len(text), opens, True))
     return pieces
+
+
+def _in_table_row(text: str, at: int) -> bool:
+    """Whether offset ``at`` lies on a line that is a table row."""
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    return _TABLE_ROW.match(text[line_start : line_end if line_end >= 0 else len(text)]) is not None
+
+
+def _labelled_row(row: str) -> bool:
+    """A row that names each value's column ("City: Zurich | Limit: CHF 250", as parsers write table rows): it
+    needs no header row to be understood, and is not one."""
+    return all(": " in cell for cell in row.split(_ROW_CELLS))
 
 
 class _Sections:
@@ -383,7 +406,9 @@ def split_sentences(chunk: RetrievedChunk, min_words: int = 3) -> list[Sentence]
                 lead = _one_line(intro) if intro and intro.rstrip().endswith((":", "：")) else None
             elif _TABLE_ROW.match(raw):
                 kind, intro = "row", None
-                if previous == "row" and header is not None:
+                if _labelled_row(raw):
+                    header, lead = None, None
+                elif previous == "row" and header is not None:
                     lead = header
                 else:
                     header, lead = _one_line(raw), None

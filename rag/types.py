@@ -7,6 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+def span_locations(first: str, last: str) -> str:
+    """One location for a span that runs from ``first`` to ``last``: cell ranges of one sheet merge
+    ("Budget!A5:C5" .. "Budget!A9:C9" -> "Budget!A5:C9"); anything else is shown as a range of the two."""
+    if first == last:
+        return first
+    head, sep, tail = first.rpartition("!")
+    last_head, last_sep, last_tail = last.rpartition("!")
+    if sep and last_sep and head == last_head and ":" in tail and ":" in last_tail:
+        return f"{head}!{tail.split(':')[0]}:{last_tail.split(':')[-1]}"
+    return f"{first} – {last}"
+
+
 class ChunkRecord(BaseModel):
     """One stored chunk: its text and where it came from."""
 
@@ -29,6 +41,11 @@ class ChunkRecord(BaseModel):
     )
     ocr_confidence: float | None = Field(
         default=None, description="the OCR engine's mean confidence (0..1) when the chunk's text was read by OCR"
+    )
+    regions: list[tuple[int, int, str]] = Field(
+        default_factory=list,
+        description="the located parts of the chunk as (start, end, location) in the parsed text, such as each "
+        "spreadsheet row with its cell range, so a quoted sentence is cited to its own row",
     )
     text: str
 

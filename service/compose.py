@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 
+from ingest import ocr
 from ingest.chunking import Chunker
 from ingest.indexer import Indexer
 from ingest.jobs import JobRunner
@@ -20,10 +21,12 @@ from rag.evidence import EvidenceSelector, chunk_embedding_texts, sentence_rules
 from rag.generative import GenerativeAnswerer
 from rag.keyword import KeywordIndex
 from rag.models.answerability import AnswerabilityModel
+from rag.models.choice import AutoEmbedder
 from rag.models.embedder import SentenceEmbedder
 from rag.models.llm import LLM
 from rag.models.multilingual import NAME as MULTILINGUAL
 from rag.models.multilingual import MultilingualEmbedder
+from rag.models.multilingual import installed as multilingual_installed
 from rag.models.ports import Embedder, LanguageModel
 from rag.models.profile import profile_of
 from rag.models.remote import RemoteLLM
@@ -79,9 +82,17 @@ def build(
     loaded_embedder = embedder is None
     if embedder is None:
         embedder = load_embedder(settings, store)
-    if check_index:
-        check_embedder(store, identity_of(embedder), adopt_unrecorded=not isinstance(embedder, MultilingualEmbedder))
+    if check_index and not isinstance(embedder, AutoEmbedder):  # an AutoEmbedder checks when it has chosen
+        _check_index(store, embedder)
     chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
+    ocr.configure(
+        ocr.OcrOptions(
+            enabled=settings.ocr,
+            languages=settings.ocr_languages,
+            max_pages=settings.ocr_max_pages,
+            page_timeout_s=settings.ocr_page_timeout_s,
+        )
+    )
     indexer = Indexer(
         registry,
         store,
@@ -142,15 +153,26 @@ def build(
 
 
 def load_embedder(settings: Settings, store: ChunkStore) -> Embedder:
-    """The embedder RAG_EMBEDDER names; ``auto``: the one the index was built with (or is being converted to),
-    MiniLM for a new index: English only, but 7-40x faster to index than the multilingual one (issue #16)."""
+    """The embedder RAG_EMBEDDER names; ``auto``: the one the index was built with (or is being converted to);
+    for a new index, the one its first document asks for (rag/models/choice.py) when the multilingual extra is
+    installed, else MiniLM: English only, but 7-40x faster to index than the multilingual one (issue #16)."""
     choice: str = settings.embedder
     if choice == "auto":
         recorded = store.reindexing_to() or store.recorded_embedder()
+        if recorded is None and store.count() == 0 and multilingual_installed():
+            english = SentenceEmbedder.load(
+                settings.embedding_model, settings.embedding_backend, settings.model_cache_dir
+            )
+            return AutoEmbedder(english, MultilingualEmbedder.load, lambda chosen: _check_index(store, chosen))
         choice = setting_value(recorded.name) if recorded else "minilm"
     if choice == MULTILINGUAL:
         return MultilingualEmbedder.load()
     return SentenceEmbedder.load(settings.embedding_model, settings.embedding_backend, settings.model_cache_dir)
+
+
+def _check_index(store: ChunkStore, embedder: Embedder) -> None:
+    """``check_embedder`` for ``embedder``: an index from before identities is taken to be MiniLM's."""
+    check_embedder(store, identity_of(embedder), adopt_unrecorded=not isinstance(embedder, MultilingualEmbedder))
 
 
 def _load_llm(settings: Settings) -> LanguageModel:

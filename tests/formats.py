@@ -15,6 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import docx
+import openpyxl
+from odf.opendocument import OpenDocumentSpreadsheet
+from odf.table import Table, TableCell, TableRow
+from odf.text import P
 from pypdf import PdfReader, PdfWriter
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -150,6 +154,45 @@ def make_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue().encode()
+
+
+def make_xlsx(sheets: dict[str, Sequence[Sequence[Any]]]) -> bytes:
+    """An .xlsx workbook (openpyxl) with one sheet per entry, rows in order (an empty row stays empty)."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def ods_cell(value: Any) -> TableCell:
+    """An OpenDocument cell showing ``value``: a number as a float cell, anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        cell = TableCell(valuetype="string")
+    else:
+        cell = TableCell(valuetype="float", value=value)
+    cell.addElement(P(text=str(value)))
+    return cell
+
+
+def make_ods(sheets: dict[str, Sequence[Sequence[Any]]]) -> bytes:
+    """An .ods spreadsheet (odfpy) with one table per entry; "" is an empty cell."""
+    document = OpenDocumentSpreadsheet()
+    for name, rows in sheets.items():
+        table = Table(name=name)
+        for row in rows:
+            element = TableRow()
+            for value in row:
+                element.addElement(ods_cell(value) if value != "" else TableCell())
+            table.addElement(element)
+        document.spreadsheet.addElement(table)
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
 
 
 def make_json(value: Any) -> bytes:

@@ -59,12 +59,12 @@ class ProgressBars:
         self.close()
 
 
-def _half(articles: str) -> Half:
+def _half(articles: str, option: str = "--articles") -> Half:
     if articles == "even":
         return "even"
     if articles == "odd":
         return "odd"
-    raise typer.BadParameter("use even or odd", param_hint="--articles")
+    raise typer.BadParameter("use even or odd", param_hint=option)
 
 
 def _training_articles(articles: str) -> Articles:
@@ -206,11 +206,16 @@ def eval_mtrag(
     ] = True,
     limit: Limit = None,
     seed: Seed = 0,
+    part: Annotated[
+        str | None,
+        typer.Option(help="only the tasks at odd or even positions of reference.jsonl (from 0): fit on one half"),
+    ] = None,
     out: Annotated[Path | None, _out("mtrag-NAME-history.json")] = None,
 ) -> None:
     """Conversations: each task's last user turn asked with its earlier turns; answers, citations, abstention and
     clarifying questions by answerability label and by first turn vs follow-up."""
-    _answer_run(runs.run_mtrag, mtrag_tables, folder, history=history, limit=limit, seed=seed, out=out)
+    half = _half(part, "--part") if part else None
+    _answer_run(runs.run_mtrag, mtrag_tables, folder, history=history, limit=limit, seed=seed, part=half, out=out)
 
 
 @app.command("clapnq")

@@ -8,6 +8,7 @@ from api.auth import AUTH_RESPONSES, ReadCaller, WriteCaller
 from api.deps import ServicesDep
 from api.schemas import DocumentDetail, DocumentList, DocumentOut, ErrorBody, JobOut, UploadResponse
 from api.tenancy import not_found, owned_or_404
+from ingest import ocr
 from ingest.indexer import IngestOutcome, clean_upload_name
 from ingest.parsers import parser_for, supported_suffixes
 
@@ -24,8 +25,9 @@ _errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code 
     summary="Upload a file and index it",
     description=f"Multipart upload in field `file`. Accepted types: {', '.join(supported_suffixes())}. "
     "Identical content is not indexed twice; new content under an existing file name becomes a new version. "
-    "Files over RAG_BACKGROUND_UPLOAD_BYTES, or any file with `background=true`, are indexed as a background "
-    "job: the answer is 202 with the job, to follow at `GET /v1/jobs/{id}`.",
+    "Files over RAG_BACKGROUND_UPLOAD_BYTES, files read by OCR (images, PDFs with scanned pages), or any file "
+    "with `background=true`, are indexed as a background job: the answer is 202 with the job, to follow at "
+    "`GET /v1/jobs/{id}` (for OCR, `done` and `total` count pages).",
 )
 def upload_document(
     response: Response,
@@ -39,7 +41,9 @@ def upload_document(
     data = file.file.read(services.indexer.max_bytes + 1)
     services.indexer.check_size(len(data), name)
     parser_for(name)  # reject an unsupported type now, not in the job
-    if background or len(data) > services.settings.background_upload_bytes:
+    # OCR takes about a second a page: a file that needs it is indexed in a job that reports pages read.
+    needs_ocr = ocr.needs_ocr(data, name)
+    if background or needs_ocr or len(data) > services.settings.background_upload_bytes:
         job, _ = services.jobs.submit_upload(data, name, caller.collection)
         response.status_code = status.HTTP_202_ACCEPTED
         response.headers["Location"] = f"/v1/jobs/{job.id}"

@@ -804,7 +804,13 @@ function renderAnswer(answer, streamed) {
 }
 
 function chipLabel(c) {
-  return `${basename(c.source)}${c.page != null ? `, p. ${c.page}` : ""}`;
+  const where = c.location ? `, ${c.location}` : c.page != null ? `, p. ${c.page}` : "";
+  return `${basename(c.source)}${where}`;
+}
+
+// Text read by OCR may hold misread characters: the engine's confidence says how far to trust the quote.
+function ocrNote(confidence) {
+  return confidence != null ? `read by OCR, confidence ${Math.round(confidence * 100)}%` : null;
 }
 
 function chip(citation) {
@@ -896,6 +902,8 @@ function openCitation(c, opener) {
     [
       ["Source", c.source],
       ["Page", c.page],
+      ["Location", c.location],
+      ["Text", ocrNote(c.ocr_confidence)],
       ["Characters", `${c.start}–${c.end} (quote ${c.quote_start}–${c.quote_end})`],
       ["Score", c.score.toFixed(3)],
       ["Chunk", c.chunk_id],
@@ -922,7 +930,14 @@ async function openDocument(id, chunkId, opener) {
       el(
         "div",
         { className: "muted small" },
-        [`#${c.chunk_index + 1}`, c.page != null ? `page ${c.page}` : null, c.heading, `characters ${c.start}–${c.end}`]
+        [
+          `#${c.chunk_index + 1}`,
+          c.page != null ? `page ${c.page}` : null,
+          c.location,
+          c.heading,
+          ocrNote(c.ocr_confidence),
+          `characters ${c.start}–${c.end}`,
+        ]
           .filter(Boolean)
           .join(" · "),
       ),

@@ -137,6 +137,10 @@ class SentenceEmbedder:
         """Through the cache: evidence selection asks for the question's vector again right after retrieval."""
         return self.embed_cached([text])[0]
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries in one batch, through the cache (``embed_query`` then finds them there)."""
+        return self.embed_cached(texts)
+
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would read, without the [CLS]/[SEP] markers.
 

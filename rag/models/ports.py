@@ -58,6 +58,11 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries in one call, remembered as ``embed_query`` remembers one: a follow-up is retrieved for
+        two readings, and one batch of two costs about what one query does."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Tokens the model would read of ``text``, without special tokens (the chunker sizes chunks by it)."""
         ...

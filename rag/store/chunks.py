@@ -6,6 +6,7 @@ offline. The collection uses cosine space, so Chroma's distance is ``1 - cosine 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
         "page_starts": ",".join(map(str, chunk.page_starts)),  # Chroma metadata holds no lists
         "location": chunk.location or "",
         "ocr_confidence": chunk.ocr_confidence if chunk.ocr_confidence is not None else float(_ABSENT),
+        "regions": json.dumps(chunk.regions, ensure_ascii=False) if chunk.regions else "",
     }
 
 
@@ -63,6 +65,7 @@ def _from_metadata(chunk_id: str, text: str, meta: dict[str, Any]) -> dict[str, 
         "page_starts": [int(n) for n in str(meta.get("page_starts") or "").split(",") if n],  # absent before #14
         "location": meta.get("location") or None,  # absent before #17
         "ocr_confidence": None if float(meta.get("ocr_confidence", _ABSENT)) < 0 else float(meta["ocr_confidence"]),
+        "regions": [tuple(r) for r in json.loads(meta.get("regions") or "[]")],  # absent before #17
         "text": text,
     }
 

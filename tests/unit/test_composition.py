@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.composition import Composer, list_of, readable, yes_or_no
+from rag.composition import CONTEXT_MARGIN, CONTEXT_SENTENCES, Composer, context_for, list_of, readable, yes_or_no
 from rag.evidence import Ranked
 from rag.question import classify
 from rag.text import Sentence, split_sentences
@@ -436,3 +436,16 @@ def test_a_chinese_yes_no_question_gets_a_chinese_verdict_and_no_english_frame()
     assert answer.startswith("不是。") and "No" not in answer and "The documents" not in answer
     unsure = Composer().compose(classify("员工每年可以休假吗？"), _ranked(chunk, {"员工每年": 0.9})).answer
     assert not re.search(r"[A-Za-z]", re.sub(r"\[\d+\]", "", unsure)), unsure
+
+
+def test_an_answer_reads_on_as_far_as_the_question_reaches():
+    # one value: the sentence and a little context; a subject: up to five sentences in all; a shape of its own: none
+    assert context_for(classify("When did the United States enter the war?")) == (CONTEXT_MARGIN, CONTEXT_SENTENCES)
+    margin, limit = context_for(classify("What was the attack on Pearl Harbor?"))
+    assert margin > CONTEXT_MARGIN and limit == 4
+    assert context_for(classify("Did the attack come before the declaration?"))[1] == 3  # a yes/no quotes two itself
+    assert context_for(classify("List the causes of the war.")) == (0.0, 0)
+    ranked = _ranked(_chunk(WAR), {"The United": 0.8, "The attack": 0.62, "Congress": 0.6, "Rationing": 0.58})
+    narrow = Composer().with_context(_quoted(ranked, 0), ranked, *context_for(classify("When did it enter the war?")))
+    broad = Composer().with_context(_quoted(ranked, 0), ranked, *context_for(classify("What about the war?")))
+    assert narrow[0].answer.count("[") == 1 and broad[0].answer.count("[") == 4

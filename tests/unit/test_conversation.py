@@ -78,6 +78,49 @@ def test_clarification_when_nothing_names_what_is_pointed_at():
     assert clarification("How much does it cost?", [library]) is None
 
 
+def test_what_is_pointed_at_must_be_named_whole_and_as_one_thing():
+    cards = Turn("I'm not sure if I should take a credit card.", "Credit cards offer fraud protection.")
+    # the conversation speaks of credit cards in general, not of one card
+    assert clarification("What are the potential rewards of this credit card?", [cards]) is not None
+    sapphire = Turn("Tell me about the Sapphire credit card.", "It earns points on travel.")
+    assert clarification("What are the potential rewards of this credit card?", [sapphire]) is None
+    # a department is named, a police department is not
+    calfresh = Turn("What is CalFresh?", "A program of the California Department of Social Services.")
+    asked = "What does the police department's Explorer program offer?"
+    assert clarification(asked, [calfresh]) == "Which police department do you mean?"
+    # "TV" says nothing of which series; "those" points back at what was spoken of
+    drama = Turn("Grey's Anatomy", "A medical drama television series that premiered in 2005.")
+    assert clarification("Who played the detective in the crime drama TV series?", [drama]) is not None
+    clinics = Turn("Are there other VA clinics in Boston?", "Yes, the Jamaica Plain VA Outpatient Clinic.")
+    assert clarification("Are these clinics available 24/7 for emergencies?", [clinics]) is None
+    # the question itself can name it
+    stadium = "I mean the Mercedes-Benz Stadium in Atlanta and would like to know more about this stadium."
+    assert clarification(stadium, [calfresh]) is None
+
+
+def test_several_named_candidates_are_offered():
+    plans = Turn(
+        "What plans does IBM Cloud Internet Services offer?",
+        "A no-cost Trial plan, the Standard Next plan and the Enterprise plan.",
+    )
+    asked = clarification("How many domains are included in the plan?", [plans])
+    assert asked == "Do you mean the Trial plan, the Standard Next plan or the Enterprise plan?"
+    one = Turn("What does the Trial plan include?", "One domain and 250 DNS records.")
+    assert clarification("How many domains are included in the plan?", [one]) is None
+
+
+def test_search_box_questions_in_lower_case_are_not_asked_back():
+    typed = [
+        "when does the show the doctors come on",
+        "who said you shall not press down upon the brow of labor this crown of thorns",
+        "when do the kansas city chiefs play their first game",
+        "what do justices do in the supreme court",
+        "what are nox and where do they come from",
+        "where did the movie safe haven take place",
+    ]
+    assert [q for q in typed if clarification(q, []) is not None] == []
+
+
 def test_ordinary_questions_are_not_met_with_a_clarification():
     ordinary = [
         "What is the capital of France?",
@@ -166,6 +209,22 @@ def test_the_pipeline_asks_back_instead_of_guessing(tmp_path):
     events = list(services.pipeline.answer_stream("What about the other one?"))
     assert [e.event for e in events] == ["answer", "done"]
     assert events[0].data["answer_type"] == "clarification"
+
+
+def test_a_cueless_followup_embeds_both_readings_in_one_batch(tmp_path):
+    services = _services(tmp_path)
+    batches: list[list[str]] = []
+    embed_queries = services.embedder.embed_queries
+    services.embedder.embed_queries = lambda texts: batches.append(texts) or embed_queries(texts)  # type: ignore[method-assign]
+    calls: list[str] = []
+    embed_query = services.embedder.embed_query
+    services.embedder.embed_query = lambda text: calls.append(text) or embed_query(text)  # type: ignore[method-assign]
+    gliding = Turn("What is a gliding schedule?", "You begin working between 7 AM and 10 AM.")
+    question = "If I start at the latest time allowed, when would I finish?"
+    answer = services.pipeline.answer(question, top_k=1, history=[gliding])
+    assert batches == [[f"{question} (about: gliding schedule)", question]]  # one call, both readings
+    assert calls[:2] == batches[0] and answer.citations[0].source == "gliding.md"
+    assert answer.timings.embed_ms > 0
 
 
 def test_the_stream_shows_the_standalone_question(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from bench.common import HashedWordsEmbedder
 from ingest.reindex import reindex
 from rag.config import Settings
+from rag.models.choice import AutoEmbedder
 from rag.models.multilingual import MultilingualEmbedder
 from rag.store.chunks import ChunkStore
 from rag.store.identity import EmbedderIdentity, EmbedderMismatch, check_embedder
@@ -172,25 +173,111 @@ def test_the_multilingual_embedder_keeps_queries_and_passages_apart_and_counts_t
     assert embedder.embed(["a", "b", "c"], batch_size=2).shape == (3, 8)
 
 
-def test_auto_picks_the_embedder_the_index_was_built_with(tmp_path, monkeypatch):
-    chosen: list[str] = []
+class FakeMultilingual(OtherEmbedder):
+    """Stands in for multilingual-e5-small: another vector space, under its name; counts its token counts."""
 
-    def loader(kind: str):
+    name = "multilingual-e5-small"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counted = 0
+
+    def count_tokens(self, text: str) -> int:
+        self.counted += 1
+        return super().count_tokens(text)
+
+
+CHINESE = "金库九点开门。保安检查每一张证件。送货只在星期二。".encode()
+
+
+def _english() -> FakeEmbedder:
+    embedder = FakeEmbedder()
+    embedder.languages = frozenset({"en"})  # as MiniLM says of itself
+    return embedder
+
+
+def _loaders(monkeypatch, installed: bool = True) -> list[str]:
+    """RAG_EMBEDDER's two models replaced by stand-ins; returns the names of those loaded, in order."""
+    loaded: list[str] = []
+
+    def loader(kind: str, make):
         def load(cls, *_args):
-            chosen.append(kind)
-            return kind
+            loaded.append(kind)
+            return make()
 
         return classmethod(load)
 
-    monkeypatch.setattr(MultilingualEmbedder, "load", loader("e5"))
-    monkeypatch.setattr("service.compose.SentenceEmbedder.load", loader("minilm"))
+    monkeypatch.setattr(MultilingualEmbedder, "load", loader("e5", FakeMultilingual))
+    monkeypatch.setattr("service.compose.SentenceEmbedder.load", loader("minilm", _english))
+    monkeypatch.setattr("service.compose.multilingual_installed", lambda: installed)
+    return loaded
+
+
+def test_auto_picks_the_embedder_the_index_was_built_with(tmp_path, monkeypatch):
+    loaded = _loaders(monkeypatch)
     store = ChunkStore.persistent(tmp_path / "chroma", "documents")
     settings = _settings(tmp_path)
-    load_embedder(settings, store)  # a new index: MiniLM
-    store.record_embedder(EmbedderIdentity(name="multilingual-e5-small", dimension=384))
-    load_embedder(settings, store)
-    load_embedder(settings.model_copy(update={"embedder": "minilm"}), store)  # said explicitly: as said
-    assert chosen == ["minilm", "e5", "minilm"]
+    store.record_embedder(EmbedderIdentity(name="multilingual-e5-small", dimension=64))
+    assert isinstance(load_embedder(settings, store), FakeMultilingual)
+    store.record_embedder(EmbedderIdentity(name="FakeEmbedder", dimension=64))
+    assert isinstance(load_embedder(settings, store), FakeEmbedder)
+    said = settings.model_copy(update={"embedder": "multilingual-e5-small"})
+    assert isinstance(load_embedder(said, store), FakeMultilingual)  # said explicitly: as said
+    assert loaded == ["e5", "minilm", "e5"]
+
+
+def test_auto_embeds_a_new_index_whose_first_document_is_chinese_with_the_multilingual_embedder(tmp_path, monkeypatch):
+    loaded = _loaders(monkeypatch)
+    services = build(_settings(tmp_path / "data"), load_llm=False)
+    assert isinstance(services.embedder, AutoEmbedder) and services.store.recorded_embedder() is None
+    assert services.retriever.embedder.languages == {"en"}
+    services.indexer.ingest_bytes(CHINESE, "vault.txt")
+    services.indexer.ingest_bytes(TEXT, "english.txt")  # later documents follow the choice, whatever their language
+
+    assert services.store.recorded_embedder() == EmbedderIdentity(name="multilingual-e5-small", dimension=64)
+    assert loaded == ["minilm", "e5"]
+    ids = sorted(services.store.chunk_ids())
+    records, vectors = services.store.get(ids)
+    assert {r.source for r in records} == {"vault.txt", "english.txt"}
+    assert np.allclose(vectors, FakeMultilingual().embed([r.text for r in records]), atol=1e-6)
+    assert services.retriever.embedder.languages is None  # retrieval now fuses dense search for Chinese questions
+    rebuilt = build(_settings(tmp_path / "data"), load_llm=False)  # the index keeps its embedder
+    assert isinstance(rebuilt.embedder, FakeMultilingual) and loaded == ["minilm", "e5", "e5"]
+
+
+def test_the_chosen_embedder_sizes_the_chunks(tmp_path, monkeypatch):
+    _loaders(monkeypatch)
+    services = build(_settings(tmp_path / "data"), load_llm=False)
+    services.indexer.ingest_bytes(CHINESE, "vault.txt")
+    assert isinstance(services.embedder, AutoEmbedder)
+    chosen = services.embedder.choose("")
+    assert isinstance(chosen, FakeMultilingual) and chosen.counted > 0
+
+
+def test_auto_keeps_minilm_for_an_index_whose_first_document_is_english(tmp_path, monkeypatch):
+    loaded = _loaders(monkeypatch)
+    services = build(_settings(tmp_path / "data"), load_llm=False)
+    services.indexer.ingest_bytes(TEXT, "vault.txt")
+    services.indexer.ingest_bytes(CHINESE, "chinese.txt")
+    assert services.store.recorded_embedder() == EmbedderIdentity(name="FakeEmbedder", dimension=64)
+    assert loaded == ["minilm"]
+
+
+def test_a_first_document_without_letters_leaves_the_choice_to_the_next():
+    recorded: list[str] = []
+    auto = AutoEmbedder(FakeEmbedder(), FakeMultilingual, lambda chosen: recorded.append(chosen.name))
+    assert isinstance(auto.choose("2023 | 45.5 | 17"), FakeEmbedder) and not auto.chosen
+    assert isinstance(auto.choose("金库九点开门。"), FakeMultilingual) and auto.chosen
+    assert isinstance(auto.choose("The vault opens at nine."), FakeMultilingual)
+    assert recorded == ["multilingual-e5-small"] and auto.name == "multilingual-e5-small"
+
+
+def test_auto_without_the_multilingual_extra_is_minilm(tmp_path, monkeypatch):
+    loaded = _loaders(monkeypatch, installed=False)
+    services = build(_settings(tmp_path / "data"), load_llm=False)
+    assert isinstance(services.embedder, FakeEmbedder)
+    assert services.store.recorded_embedder() == EmbedderIdentity(name="FakeEmbedder", dimension=64)
+    assert loaded == ["minilm"]
 
 
 def test_the_engine_loads_with_passive_openmp_threads_and_leaves_the_environment_as_it_was(monkeypatch):

@@ -15,6 +15,7 @@ from ingest import parsed as parsed_module
 from ingest import parsers
 from ingest.chunking import Chunk, Chunker
 from ingest.errors import EmptyDocument, FileTooLarge, IngestError, UnreadableDocument, UnsupportedFileType
+from ingest.ocr import IMAGE_SUFFIXES
 from ingest.parsed import ParsedDocument
 from ingest.parsers import parse
 from rag.models.locate import resolve_embedder
@@ -26,9 +27,12 @@ from tests.formats import (
     make_encrypted_pdf,
     make_html,
     make_json,
+    make_ods,
     make_pdf,
+    make_xlsx,
     make_zip,
 )
+from tests.unit.test_more_formats import MORE_SAMPLES
 
 LOREM = (
     "The committee reviews every request within ten working days. Requests that arrive during holidays are "
@@ -105,11 +109,22 @@ SAMPLES = {
         "text/csv",
         False,
     ),
+    "limits.xlsx": (
+        make_xlsx({"Limits": [["City", "Limit", "Note"], *[[f"City {i}", 100 + i, LOREM[:80]] for i in range(8)]]}),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        True,
+    ),
+    "limits.ods": (
+        make_ods({"Limits": [["City", "Limit", "Note"], *[[f"City {i}", 100 + i, LOREM[:80]] for i in range(8)]]}),
+        "application/vnd.oasis.opendocument.spreadsheet",
+        True,
+    ),
     "config.json": (
         make_json({"service": {"name": "rag", "ports": [8000, 8001], "notes": [LOREM, LOREM]}, "debug": False}),
         "application/json",
         False,
     ),
+    **MORE_SAMPLES,  # slides, OpenDocument text, RTF, EPUB and e-mail: tests/unit/test_more_formats.py
 }
 
 
@@ -127,6 +142,7 @@ def test_every_format_chunks_into_exact_spans(name, count_tokens):
 
 def test_every_suffix_has_a_sample_here():
     covered = {re.sub(r"^[^.]*", "", name) for name in SAMPLES} | {".text", ".markdown", ".htm"}
+    covered |= set(IMAGE_SUFFIXES)  # images: tests/unit/test_ocr.py
     assert covered == set(parsers.supported_suffixes())
 
 
@@ -178,7 +194,7 @@ def test_html_keeps_content_and_drops_page_furniture():
     assert text.startswith("# Travel Policy\n\nRead this before booking.")
     assert "\n\n## Trains\n\nSecond class tickets are always refunded." in text
     assert "\n\n- Book early.\n\n- Keep the receipt.\n\n" in text
-    assert "\n\nCity | Limit\n\nParis | 180 euros" in text
+    assert "\n\nCity: Paris | Limit: 180 euros" in text  # rows labelled by the header (test_tables.py)
     for furniture in ("Sample page", "color: red", "tracking", "About us", "Copyright footer"):
         assert furniture not in text
 
@@ -189,7 +205,7 @@ def test_html_chunks_carry_heading_paths(count_tokens):
     assert chunk_with(chunks, "Second class tickets").heading == "Travel Policy > Trains"
     assert chunk_with(chunks, "Keep the receipt").heading == "Travel Policy > Trains"
     assert chunk_with(chunks, "140 euros").heading == "Travel Policy > Hotels"
-    assert chunk_with(chunks, "Paris | 180 euros").heading == "Travel Policy > Hotels"
+    assert chunk_with(chunks, "City: Paris | Limit: 180 euros").heading == "Travel Policy > Hotels"
 
 
 def test_html_nested_deeper_than_the_recursion_limit():
@@ -202,7 +218,7 @@ def test_docx_headings_paragraphs_and_tables():
     assert parsed.text.startswith("# Staff Handbook\n\nWelcome to the company.")
     assert "\n\n## Leave\n\nEveryone gets twenty-eight days" in parsed.text
     assert "\n\n### Sick leave\n\n" in parsed.text
-    assert parsed.text.endswith("## Equipment\n\nItem | Owner\nLaptop | IT desk\nPhone | Facilities")
+    assert parsed.text.endswith("## Equipment\n\nItem: Laptop | Owner: IT desk\n\nItem: Phone | Owner: Facilities")
 
 
 def test_docx_merged_cells_appear_once_per_row():
@@ -214,7 +230,7 @@ def test_docx_merged_cells_appear_once_per_row():
     table.cell(0, 0).merge(table.cell(0, 1)).text = "wide"
     out = io.BytesIO()
     document.save(out)
-    assert parse(out.getvalue(), "merged.docx").text == "wide | c\nd | e | f"
+    assert parse(out.getvalue(), "merged.docx").text == "wide: d | wide: e | c: f"  # both under the merged header
 
 
 def test_docx_chunks_carry_heading_paths(count_tokens):
@@ -222,7 +238,7 @@ def test_docx_chunks_carry_heading_paths(count_tokens):
     assert chunk_with(chunks, "Welcome to the company").heading == "Staff Handbook"
     assert chunk_with(chunks, "twenty-eight days").heading == "Staff Handbook > Leave"
     assert chunk_with(chunks, "before ten o'clock").heading == "Staff Handbook > Leave > Sick leave"
-    assert chunk_with(chunks, "Laptop | IT desk").heading == "Staff Handbook > Equipment"
+    assert chunk_with(chunks, "Item: Laptop | Owner: IT desk").heading == "Staff Handbook > Equipment"
 
 
 def test_docx_bomb_is_refused_before_python_docx_sees_it(monkeypatch):
@@ -256,7 +272,7 @@ def test_docx_size_limit_counts_every_member(monkeypatch):
 def test_csv_rows_become_labelled_lines():
     data = make_csv(["name", "city", ""], [["Ann", "Oslo", "x"], ["Bob, Jr.", "Line\nbreak", ""], ["", "", ""]])
     parsed = parse(data, "people.csv")
-    assert parsed.text == "name: Ann; city: Oslo; column 3: x\nname: Bob, Jr.; city: Line break"
+    assert parsed.text == "name: Ann | city: Oslo | column 3: x\n\nname: Bob, Jr. | city: Line break"
 
 
 def test_json_leaves_become_path_lines():
@@ -297,7 +313,7 @@ BAD_INPUTS = {
     "invalid json": (b'{\n  "a": 1,\n  "b": \n}', "data.json", UnreadableDocument, r"line 4, column 1"),
     "json of nothing": (b"{}", "data.json", EmptyDocument, r"no text"),
     "csv header only": (b"name,city\n", "people.csv", EmptyDocument, r"no data rows"),
-    "latin-1 csv": ("città,€\n".encode("cp1252"), "t.csv", UnreadableDocument, r"not valid UTF-8"),
+    "binary named csv": (bytes(range(1, 256)) * 16, "t.csv", UnsupportedFileType, r"binary.*save it as UTF-8"),
     "empty html": (b"<html><head><title>t</title></head><body> </body></html>", "e.html", EmptyDocument, r"no text"),
 }
 

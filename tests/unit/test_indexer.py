@@ -89,7 +89,7 @@ def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, mon
     for i in range(5):
         (folder / f"note{i}.txt").write_text(f"Note number {i} says the password is word{i}.")
     (folder / "copy.txt").write_text("Note number 0 says the password is word0.")  # same content as note0
-    (folder / "broken.txt").write_bytes(b"\xff\xfe not utf-8 \xff")
+    (folder / "broken.json").write_bytes(b'{"a": 1,')  # not valid JSON
     calls: list[int] = []
     real_embed = services.embedder.embed
     monkeypatch.setattr(
@@ -106,7 +106,7 @@ def test_ingest_many_batches_reports_and_skips_bad_files(services, tmp_path, mon
     assert (counts.created, counts.unchanged, counts.failed) == (5, 1, 1)
     # copy.txt sorts before note0.txt: it is indexed, and note0.txt is recognised as the same content.
     assert seen["copy.txt"] is IngestOutcome.created and seen["note0.txt"] is IngestOutcome.unchanged
-    assert seen["broken.txt"] == "UnreadableDocument"
+    assert seen["broken.json"] == "UnreadableDocument"
     assert max(calls) >= 2, "chunks of several files are embedded together"
     assert services.registry.count() == 5 and services.store.count() == counts.chunks
 

@@ -98,3 +98,17 @@ def test_scores_by_label_and_turn(folder):
 
     alone = evaluate_mtrag(Scripted(pipeline.answers), folder, history=False, limit=2, seed=1)
     assert alone["overall"]["tasks"] == 2 and all(r["standalone"] is None for r in alone["rows"])
+
+
+def test_a_part_asks_the_tasks_at_odd_or_even_positions_only(folder):
+    answers = {
+        "What is the Gliding schedule?": ("Gliding.", "composed", ["mtrag/p1.txt"], 10),
+        "When end?": ("At 6:30 PM.", "extractive", ["mtrag/p1.txt"], 30),
+        "Who is the CEO?": ("The documents do not say.", "abstained", [], 5),
+        "What about the other one?": ("Which one do you mean?", "clarification", [], 1),
+    }
+    odd = evaluate_mtrag(Scripted(answers), folder, part="odd")
+    even = evaluate_mtrag(Scripted(answers), folder, part="even")
+    assert [(r["id"], r["index"]) for r in odd["rows"]] == [("t2", 1), ("t4", 3)]
+    assert [(r["id"], r["index"]) for r in even["rows"]] == [("t1", 0), ("t3", 2)]
+    assert odd["part"] == "odd" and "odd-position" in mtrag_markdown(odd, "rag eval mtrag x --part odd")

@@ -1,9 +1,11 @@
 import pytest
 
-from ingest.errors import EmptyDocument, UnreadableDocument, UnsupportedFileType
+from ingest.errors import EmptyDocument, UnsupportedFileType
+from ingest.ocr import IMAGE_SUFFIXES
 from ingest.parsers import parse, supported_suffixes
 
 TEXT_SUFFIXES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".json"]
+MORE_SUFFIXES = [".pptx", ".odt", ".rtf", ".epub", ".eml"]  # tests/unit/test_more_formats.py
 
 
 def test_text_and_markdown():
@@ -14,7 +16,8 @@ def test_text_and_markdown():
 
 
 def test_every_format_is_listed():
-    assert supported_suffixes() == sorted([*TEXT_SUFFIXES, ".pdf", ".docx"])
+    listed = [*TEXT_SUFFIXES, ".pdf", ".docx", ".xlsx", ".ods", *IMAGE_SUFFIXES, *MORE_SUFFIXES]
+    assert supported_suffixes() == sorted(listed)
 
 
 def test_bom_and_crlf_are_normalised():
@@ -50,9 +53,10 @@ def test_binary_content_under_a_text_name_is_rejected(suffix, data, looks_like):
     assert err.value.status_code == 415
 
 
-def test_invalid_utf8_says_how_to_fix():
-    with pytest.raises(UnreadableDocument, match="UTF-8"):
-        parse("café".encode("latin-1"), "menu.txt")
+def test_legacy_encoding_is_read_and_noise_says_how_to_fix():
+    assert parse("café".encode("latin-1"), "menu.txt").text == "café"  # tests/unit/test_encodings.py has more
+    with pytest.raises(UnsupportedFileType, match="save it as UTF-8"):
+        parse(bytes(range(1, 256)) * 16, "menu.txt")
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\t  "])

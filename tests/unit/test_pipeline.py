@@ -148,3 +148,21 @@ def test_an_extractive_answer_reports_the_quote_and_the_removed_sentence(tmp_pat
     assert answer.answer_type == "extractive"
     assert answer.sentences[0].text == answer.citations[0].quote and answer.sentences[0].supported
     assert [s.text for s in answer.removed] == ["The stipend is about 1.5 million euros."]
+
+
+SOUP = (
+    b"# Zephyr tomato soup\n\nThe Zephyr tomato soup is made with smoked paprika. The Zephyr tomato soup is served on "
+    b"Thursday. The Zephyr tomato soup came from Zarnesti. The Zephyr tomato soup costs 4 euros. The Zephyr tomato "
+    b"soup is vegan."
+)
+
+
+def test_a_question_about_a_subject_reads_on_further_than_one_for_one_value(tmp_path):
+    services = fake_services(tmp_path / "data", llm=FakeLLM())
+    services.indexer.ingest_bytes(SOUP, "soup.md")
+    about = services.pipeline.answer("What is the Zephyr tomato soup?")
+    when = services.pipeline.answer("When is the Zephyr tomato soup served?")
+    assert len(about.citations) == 5 and len({c.quote for c in about.citations}) == 5
+    assert 1 <= len(when.citations) <= 3 and "Thursday" in when.answer.split(" [")[0]
+    services.pipeline.compose_answers = False  # RAG_COMPOSE_ANSWERS=false: the one sentence alone
+    assert len(services.pipeline.answer("What is the Zephyr tomato soup?").citations) == 1

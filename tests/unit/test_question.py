@@ -149,3 +149,34 @@ def test_a_layout_that_asks_for_a_list_makes_the_question_a_list():
     question = "Extract the name and release year of the albums of Pink Floyd. Place them in a bullet list"
     assert classify(question).type == "list"
     assert classify(question).text == "Extract the name and release year of the albums of Pink Floyd."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When did it take place?",
+        "And when did they arrive?",
+        "Where is he buried?",
+        "Who won the battle of Bull Run?",
+        "How many pages does it have?",
+        "In what year was it published?",
+        "If I start at the latest time allowed, when would I finish?",
+        "他什么时候出生的？",
+    ],
+)
+def test_a_question_for_one_value(question):
+    assert classify(question).one_value
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Watson Assistant?",
+        "Virtualization",
+        "And who was Hubble?",
+        "Can I have the fees waived?",
+        "什么是配额？",
+    ],
+)
+def test_a_question_about_a_subject_is_not_for_one_value(question):
+    assert not classify(question).one_value

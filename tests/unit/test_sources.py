@@ -50,7 +50,7 @@ def test_globs_match_like_gitignore():
     assert f.wants("notes/a.txt") and f.wants("notes/deep/er/a.txt")
     assert not f.wants("other/a.txt")
     assert not f.wants("drafts/a.md") and not f.wants("x/my-secret.md")
-    assert not f.wants("photo.png")  # not a type the parsers accept, whatever the globs say
+    assert not f.wants("setup.exe")  # not a type the parsers accept, whatever the globs say
     assert FileFilter([], []).wants("any/where/file.pdf")
 
 
