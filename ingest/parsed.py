@@ -7,7 +7,9 @@ that text came from.
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import zipfile
 from dataclasses import dataclass, field
 
@@ -57,11 +59,27 @@ class ParsedDocument:
     markdown_headings: bool = False
     # Finer provenance than pages (cell ranges, OCR confidence), in text order; empty for most formats.
     regions: list[Region] = field(default_factory=list)
+    _ordered: list[Region] = field(default_factory=list, init=False, repr=False, compare=False)
+    _reach: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def _overlapping(self, start: int, end: int) -> list[Region]:
+        """The regions that overlap ``[start, end)``, in text order. A bisection over the regions' running
+        furthest end, so chunking a sheet of 20,000 rows does not compare every chunk with every row."""
+        if len(self._ordered) != len(self.regions):  # built on first use (parsers append regions as they go)
+            self._ordered = sorted(self.regions, key=lambda r: r.start)
+            self._reach = list(itertools.accumulate((r.end for r in self._ordered), max))
+        found = []
+        for region in self._ordered[bisect.bisect_right(self._reach, start) :]:
+            if region.start >= end:
+                break
+            if start < region.end:
+                found.append(region)
+        return found
 
     def provenance(self, start: int, end: int) -> tuple[str | None, float | None]:
         """The location and OCR confidence of ``[start, end)``: the locations of the regions it overlaps,
         merged, and their confidences averaged by overlap (None where no region says)."""
-        inside = [r for r in self.regions if r.start < end and start < r.end]
+        inside = self._overlapping(start, end)
         located = [r.location for r in inside if r.location]
         location = span_locations(located[0], located[-1]) if located else None
         weights = [
@@ -73,7 +91,7 @@ class ParsedDocument:
 
     def located(self, start: int, end: int) -> list[tuple[int, int, str]]:
         """The regions with a location that overlap ``[start, end)``, as ``ChunkRecord.regions`` keeps them."""
-        return [(r.start, r.end, r.location) for r in self.regions if r.location and r.start < end and start < r.end]
+        return [(r.start, r.end, r.location) for r in self._overlapping(start, end) if r.location]
 
     def page_at(self, offset: int) -> int | None:
         for span in self.pages:

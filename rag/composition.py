@@ -35,7 +35,7 @@ import numpy as np
 from rag.evidence import Evidence, Ranked, with_heading
 from rag.language import detect
 from rag.question import Question, topic
-from rag.text import Sentence, content_words, numbers, split_sentences
+from rag.text import Sentence, content_words, is_table_row, numbers, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
 from rag.verification import Verified
 
@@ -514,11 +514,13 @@ class Composer:
             return verified, ""
         best = float(ranked.scores.max())
         order = [int(i) for i in np.argsort(-ranked.scores, kind="stable")]
+        # A table row answers for its own record: the rows around it are other records (other cities), not context.
+        from_table = any(is_table_row(ranked.sentences[i]) for i in cited)
         added: list[int] = []
         for i in order:
             if len(added) >= limit or ranked.scores[i] < best - margin:
                 break
-            if i in cited or not quotable(ranked.sentences[i]):
+            if i in cited or not quotable(ranked.sentences[i]) or (from_table and is_table_row(ranked.sentences[i])):
                 continue
             if self._similarity(ranked, i, cited + added) < self.redundant:
                 added.append(i)

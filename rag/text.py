@@ -319,6 +319,11 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
     return pieces
 
 
+def is_table_row(sentence: Sentence) -> bool:
+    """Whether the sentence is a row of a table: one record, which other rows do not explain."""
+    return _TABLE_ROW.match(sentence.text) is not None
+
+
 def _in_table_row(text: str, at: int) -> bool:
     """Whether offset ``at`` lies on a line that is a table row."""
     line_start = text.rfind("\n", 0, at) + 1

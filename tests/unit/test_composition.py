@@ -449,3 +449,18 @@ def test_an_answer_reads_on_as_far_as_the_question_reaches():
     narrow = Composer().with_context(_quoted(ranked, 0), ranked, *context_for(classify("When did it enter the war?")))
     broad = Composer().with_context(_quoted(ranked, 0), ranked, *context_for(classify("What about the war?")))
     assert narrow[0].answer.count("[") == 1 and broad[0].answer.count("[") == 4
+
+
+def test_a_table_row_answer_is_not_followed_by_other_rows():
+    """Rows around the cited one are other records (other cities): context for a row is prose, not rows (#17)."""
+    table = (
+        "Hotel limits apply per night.\n\n"
+        "City: Zurich | Hotel nights limit: CHF 250\n\n"
+        "City: Bern | Hotel nights limit: CHF 180\n\n"
+        "City: Lugano | Hotel nights limit: CHF 160"
+    )
+    ranked = _ranked(_chunk(table), {"City: Zurich": 0.8, "City: Bern": 0.78, "City: Lugano": 0.77, "Hotel": 0.76})
+    row = next(i for i, s in enumerate(ranked.sentences) if s.text.startswith("City: Zurich"))
+    verified, _ = Composer().with_context(_quoted(ranked, row), ranked, margin=0.1, limit=2)
+    assert "Zurich" in verified.answer and "Hotel limits apply per night." in verified.answer
+    assert "Bern" not in verified.answer and "Lugano" not in verified.answer
