@@ -32,7 +32,7 @@ from tests.formats import (
     make_xlsx,
     make_zip,
 )
-from tests.unit.test_more_formats import MORE_SAMPLES
+from tests.unit.test_more_formats import MORE_BAD_INPUTS, MORE_SAMPLES
 
 LOREM = (
     "The committee reviews every request within ten working days. Requests that arrive during holidays are "
@@ -318,13 +318,14 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("case", sorted({**BAD_INPUTS, **MORE_BAD_INPUTS}))
 def test_bad_input_is_refused_with_a_useful_message(case):
-    data, name, error, message = BAD_INPUTS[case]
+    data, name, error, message = {**BAD_INPUTS, **MORE_BAD_INPUTS}[case]
     with pytest.raises(error, match=message) as err:
         parse(data, name)
-    assert name in str(err.value)
-    assert err.value.status_code == {UnsupportedFileType: 415, UnreadableDocument: 422, EmptyDocument: 422}[error]
+    assert name in str(err.value) and isinstance(err.value, IngestError)
+    status = {UnsupportedFileType: 415, UnreadableDocument: 422, EmptyDocument: 422, FileTooLarge: 413}
+    assert err.value.status_code == status[error]
 
 
 @pytest.mark.parametrize("suffix", parsers.supported_suffixes())
