@@ -39,7 +39,16 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE, PP_PLACEHOLDER
 from striprtf.striprtf import rtf_to_text
 
 from ingest.errors import UnreadableDocument, UnsupportedFileType
-from ingest.parsed import PAGE_JOIN, PageSpan, ParsedDocument, Region, check_zip, heading_line, one_line
+from ingest.parsed import (
+    PAGE_JOIN,
+    PageSpan,
+    ParsedDocument,
+    Region,
+    check_zip,
+    damaged_package,
+    heading_line,
+    one_line,
+)
 from ingest.tables import ROW_JOIN, table_lines
 from rag.media import FILE_TYPES
 
@@ -105,9 +114,8 @@ def parse_pptx(data: bytes, name: str) -> ParsedDocument:
     try:
         slides = [_slide_blocks(slide, n) for n, slide in enumerate(Presentation(io.BytesIO(data)).slides, start=1)]
     except Exception as exc:  # python-pptx and lxml raise many types on a damaged package
-        raise UnreadableDocument(
-            f"{name} could not be read as a PowerPoint presentation ({type(exc).__name__}: {exc}); "
-            "open it in PowerPoint or LibreOffice, save it as .pptx again and upload the new copy"
+        raise damaged_package(
+            name, "a PowerPoint presentation", exc, apps="PowerPoint or LibreOffice", suffix=".pptx"
         ) from exc
     parts: list[str] = []
     pages: list[PageSpan] = []
@@ -200,10 +208,7 @@ def parse_odt(data: bytes, name: str) -> ParsedDocument:
     try:
         blocks = list(_odf_blocks(load_odf(io.BytesIO(data)).text))
     except Exception as exc:  # odfpy and the XML parser raise many types on a damaged package
-        raise UnreadableDocument(
-            f"{name} could not be read as an OpenDocument text ({type(exc).__name__}: {exc}); "
-            "open it in LibreOffice, save it as .odt again and upload the new copy"
-        ) from exc
+        raise damaged_package(name, "an OpenDocument text", exc, apps="LibreOffice", suffix=".odt") from exc
     return ParsedDocument(text=BLOCK_JOIN.join(blocks), media_type=FILE_TYPES["odt"], markdown_headings=True)
 
 

@@ -13,7 +13,7 @@ import itertools
 import zipfile
 from dataclasses import dataclass, field
 
-from ingest.errors import FileTooLarge, UnsupportedFileType
+from ingest.errors import FileTooLarge, UnreadableDocument, UnsupportedFileType
 from rag.types import span_locations
 
 # Office documents are zips; their libraries inflate members whole, so a small upload could claim gigabytes.
@@ -144,3 +144,12 @@ def check_zip(data: bytes, name: str, *, required: str, kind: str, resave: str) 
                 f"{name} looks like a zip bomb: its part {member.filename} is compressed {ratio:.0f} to 1 "
                 f"(the limit is {MAX_ZIP_COMPRESSION_RATIO} to 1); save the document again and upload the new copy"
             )
+
+
+def damaged_package(name: str, kind: str, exc: Exception, *, apps: str, suffix: str) -> UnreadableDocument:
+    """The error for an office package its library could not read (the libraries raise many types on damage):
+    what it was read as, why, and how to make a readable copy."""
+    return UnreadableDocument(
+        f"{name} could not be read as {kind} ({type(exc).__name__}: {exc}); "
+        f"open it in {apps}, save it as {suffix} again and upload the new copy"
+    )

@@ -35,6 +35,7 @@ from ingest.parsed import (
     ParsedDocument,
     Region,
     check_zip,
+    damaged_package,
     heading_line,
     one_line,
 )
@@ -338,10 +339,7 @@ def parse_docx(data: bytes, name: str) -> ParsedDocument:
     try:
         blocks = list(_docx_blocks(docx.Document(io.BytesIO(data))))
     except Exception as exc:  # python-docx and lxml raise many types on a damaged package
-        raise UnreadableDocument(
-            f"{name} could not be read as a Word document ({type(exc).__name__}: {exc}); "
-            "open it in Word or LibreOffice, save it as .docx again and upload the new copy"
-        ) from exc
+        raise damaged_package(name, "a Word document", exc, apps="Word or LibreOffice", suffix=".docx") from exc
     text = "\n\n".join(blocks).replace("\r\n", "\n").replace("\r", "\n")
     return ParsedDocument(text=text, media_type=FILE_TYPES["docx"], markdown_headings=True)
 

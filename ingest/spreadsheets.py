@@ -33,8 +33,8 @@ import openpyxl
 from lxml import etree
 from openpyxl.utils import get_column_letter
 
-from ingest.errors import FileTooLarge, UnreadableDocument
-from ingest.parsed import ParsedDocument, Region, check_zip, heading_line, one_line
+from ingest.errors import FileTooLarge
+from ingest.parsed import ParsedDocument, Region, check_zip, damaged_package, heading_line, one_line
 from ingest.tables import CELL_JOIN, ROW_JOIN, labelled_row
 from rag.media import FILE_TYPES
 
@@ -223,10 +223,7 @@ def parse_xlsx(data: bytes, name: str) -> ParsedDocument:
     except FileTooLarge:
         raise
     except Exception as exc:  # openpyxl and its XML parser raise many types on a damaged package
-        raise UnreadableDocument(
-            f"{name} could not be read as an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel or "
-            "LibreOffice, save it as .xlsx again and upload the new copy"
-        ) from exc
+        raise damaged_package(name, "an Excel workbook", exc, apps="Excel or LibreOffice", suffix=".xlsx") from exc
     return ParsedDocument(
         text=ROW_JOIN.join(out.parts), media_type=FILE_TYPES["xlsx"], markdown_headings=True, regions=out.regions
     )
@@ -324,10 +321,7 @@ def parse_ods(data: bytes, name: str) -> ParsedDocument:
     except FileTooLarge:
         raise
     except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UnreadableDocument(
-            f"{name} could not be read as an OpenDocument spreadsheet ({type(exc).__name__}: {exc}); open it in "
-            "LibreOffice, save it as .ods again and upload the new copy"
-        ) from exc
+        raise damaged_package(name, "an OpenDocument spreadsheet", exc, apps="LibreOffice", suffix=".ods") from exc
     return ParsedDocument(
         text=ROW_JOIN.join(out.parts), media_type=FILE_TYPES["ods"], markdown_headings=True, regions=out.regions
     )
