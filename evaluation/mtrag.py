@@ -125,6 +125,8 @@ def ask(
         "has_reference": bool(gold),
         "cited": cited,
         "words": len(text.split()),
+        "evidence_score": answer.evidence_score,
+        "answerability": answer.answerability,
         **timing_row(answer),
     }
 

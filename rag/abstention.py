@@ -19,6 +19,9 @@ from rag.models.ports import Answerability
 ABSTAIN_TEXT = "The documents do not contain an answer to this question."
 # The abstention in each language a question may be asked in besides English (``Abstention.text_for``).
 ABSTAIN_TEXTS: Mapping[Language, str] = {"zh": "文档中没有找到这个问题的答案。"}
+# What is said for one part of a question of several that the documents do not answer (rag/question.py ``parts``).
+PART_TEXT = 'The documents do not answer "{part}"'
+PART_TEXTS: Mapping[Language, str] = {"zh": "文档中没有找到“{part}”的答案。"}
 
 # What a question for a quantity or a frequency needs its evidence to hold.
 _HOW_MANY = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
@@ -75,6 +78,11 @@ class Abstention:
     def text_for(self, question: str) -> str:
         """What the service says instead of answering, in the question's language (rag/language.py)."""
         return self.texts.get(detect(question), self.text)
+
+    def part_text_for(self, part: str) -> str:
+        """What is said for one part of a question that the documents do not answer, in the part's language."""
+        text = PART_TEXTS.get(detect(part), PART_TEXT).format(part=part.strip())
+        return text if text.endswith(("。", ".")) else f"{text}."
 
     def below_floor(self, best: float) -> bool:
         """Whether the best evidence (its score, ``best``) is under the floor."""

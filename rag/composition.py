@@ -37,7 +37,7 @@ from rag.language import detect
 from rag.question import Question, topic
 from rag.text import Sentence, content_words, is_table_row, numbers, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
-from rag.verification import Verified
+from rag.verification import Verified, is_question
 
 # A sentence joins the answer when it scores within MARGIN of the best one; fitted on the odd-numbered English
 # questions of realq-dev and checked on the even ones (docs/evaluation.md).
@@ -223,7 +223,7 @@ def quotable(sentence: Sentence) -> bool:
     """Whether a sentence can stand in an answer: not a heading (it names a topic, and labels items instead), not
     a question (a FAQ's "How do I search compressed files?"), and words beyond markup."""
     text = _TAG.sub(" ", sentence.text).strip()
-    if sentence.heading or _HTML_HEADING.match(sentence.text) or text.rstrip("*_ ").endswith(("?", "？")):
+    if sentence.heading or _HTML_HEADING.match(sentence.text) or is_question(text):
         return False
     return len(re.findall(r"\w+", text)) >= 3
 

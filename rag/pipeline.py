@@ -32,16 +32,24 @@ from typing import Any
 
 from rag import generation
 from rag.abstention import Abstention
-from rag.answer import abstained, clarification, no_documents, verified_answer
+from rag.answer import abstained, answered, clarification, combined, no_documents, verified_answer
 from rag.composition import Composer, context_for
-from rag.conversation import FollowupResolver, ModelRewriter, Resolution, Turn, fuse, with_history_retrieves_better
+from rag.conversation import (
+    FollowupResolver,
+    ModelRewriter,
+    Resolution,
+    Turn,
+    fuse,
+    is_followup,
+    with_history_retrieves_better,
+)
 from rag.evidence import Evidence, EvidenceSelector, Ranked
 from rag.generative import ChunkPrompt, GenerativeAnswerer, is_refusal
 from rag.language import detect
 from rag.models.ports import GenerationParams, LanguageModel
 from rag.options import AnswerOptions, RequestDefaults
 from rag.prompt import build_rag_prompt, fit_to_window
-from rag.question import Question, classify
+from rag.question import Question, classify, parts
 from rag.retrieval import RetrievalOptions, Retriever
 from rag.timing import elapsed_ms
 from rag.types import Answer, RetrievedChunk, Timings
@@ -282,10 +290,44 @@ class RAGPipeline:
             timings.total_ms = elapsed_ms(started_all)
             return clarification(resolution.clarify, timings)
         options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
-        resolution, retrieved = self.read_followup(resolution, options, timings, collection)
-        answer = self._answer(resolution.standalone, options, timings, collection, retrieved)
+        pieces = self.parts_of(question)
+        if len(pieces) > 1:
+            answer = self._answer_parts(pieces, history, options, timings, collection)
+        else:
+            resolution, retrieved = self.read_followup(resolution, options, timings, collection)
+            answer = self._answer(resolution.standalone, options, timings, collection, retrieved)
         timings.total_ms = elapsed_ms(started_all)
         return standalone(answer, resolution)
+
+    def parts_of(self, question: str) -> list[str]:
+        """The questions a question asks (rag/question.py ``parts``), each answered in turn by the evidence path; a
+        capable model (``generative``) answers a question of several parts whole."""
+        return [question] if self.generative is not None else parts(question)
+
+    def _answer_parts(
+        self,
+        pieces: Sequence[str],
+        history: Sequence[Turn],
+        options: AnswerOptions,
+        timings: Timings,
+        collection: str | None,
+    ) -> Answer:
+        """A question of several parts: each part read as a follow-up of the conversation, and one that points back
+        ("why does it matter?") also of the part before it ("(about: base schedule)"; rag/conversation.py), then
+        retrieved and answered on its own; the answers joined (rag/answer.py ``combined``), saying which parts the
+        documents do not answer. A part that names its own subject is not read with the part before: one message's
+        parts are separate questions, where a conversation's next turn may not be."""
+        answers: list[tuple[str, Answer]] = []
+        before: Turn | None = None
+        for piece in pieces:
+            turns = [*history, before] if before is not None and is_followup(piece) else list(history)
+            resolution = self.resolver.resolve(piece, turns)
+            if resolution.clarify is not None:  # the whole question named what it needs; a part may lean on it
+                resolution = Resolution(question=piece, standalone=piece)
+            resolution, retrieved = self.read_followup(resolution, options, timings, collection)
+            answers.append((piece, self._answer(resolution.standalone, options, timings, collection, retrieved)))
+            before = Turn(question=piece, answer="", standalone=resolution.standalone)
+        return combined(answers, self.abstention.part_text_for, timings)
 
     def _answer(
         self,
@@ -332,8 +374,18 @@ class RAGPipeline:
         resolution = self.resolver.resolve(question, history)
         options = self.defaults.resolve(top_k=top_k, retrieval=retrieval, generation=params)
         prepared: Prepared | Answer
+        pieces = self.parts_of(question)
         if resolution.clarify is not None:
             prepared = clarification(resolution.clarify, timings)
+        elif len(pieces) > 1:  # each part answered in turn; the joined answer comes whole, in one delta
+            prepared = self._answer_parts(pieces, history, options, timings, collection)
+            if answered(prepared):
+                timings.first_token_ms = elapsed_ms(started_all)
+                yield StreamEvent("delta", {"text": prepared.answer})
+                yield StreamEvent("answer", standalone(prepared, resolution).model_dump(exclude={"timings"}))
+                timings.total_ms = elapsed_ms(started_all)
+                yield StreamEvent("done", {"timings": timings.model_dump()})
+                return
         else:
             resolution, retrieved = self.read_followup(resolution, options, timings, collection)
             prepared = self._prepare(resolution.standalone, options, timings, collection, retrieved)

@@ -287,3 +287,68 @@ def classify(question: str) -> Question:
     kind = question_type(question)
     asked = content(question)
     return Question(asked, kind, compared_things(_normalized(asked)) if kind == "comparison" else ())
+
+
+# --- questions of several parts ---------------------------------------------------------------------------------
+
+# What starts a question of its own: a question word, or an auxiliary verb asking for a yes or a no.
+_ASKS = _cues(
+    r"^\s*(?:(?:and|but|so|then|also|ok|okay)\b[,\s]*)?(?:what|when|where|which|who|whom|whose|why|how|"
+    r"is|are|am|was|were|do|does|did|can|could|should|would|will|shall|may|might|must|has|have|had|"
+    r"isn't|aren't|doesn't|don't|didn't|can't|won't)\b",
+    r"什么|什麼|哪|谁|誰|何|怎|如何|为什么|為什麼|多少|几|幾|吗|嗎|是否|能否|有没有|有沒有",
+)
+# Two questions in one sentence: "When did they leave, and when did they arrive?"
+_AND_ASKS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|when|where|which|who|whom|whose|why|how)\s+\w+\s+\w)", re.I)
+# A closing parenthesis that gives the question's context ("... (about: gliding schedule)") belongs to every part.
+_CONTEXT = re.compile(r"\s*\([^()]*\)\s*$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ENDS_ASKING = re.compile(r"\b(?:what|when|where|which|who|whom|whose|why|how)\s*$", re.IGNORECASE)  # "when and where"
+_CONNECTIVE = re.compile(r"^(?:and|but|also|plus)\b[,\s]*", re.IGNORECASE)
+
+
+def _asks_alone(part: str) -> bool:
+    """Whether a piece of a question is a question of its own ("Can I sell it?"), not a qualification of the one
+    before ("from SS monthly payments?", "No fees at my end?")."""
+    words = part.split()
+    if _CJK.search(part):
+        return len(_CJK.findall(part)) >= 4 and bool(_ASKS.search(part))
+    return len(words) >= 3 and bool(_ASKS.search(part))
+
+
+def parts(question: str) -> list[str]:
+    """The questions a question asks, in order: one for most ("What is a base schedule?"), several for "Where do I
+    install it from, and where should I keep its database?" or
+    "修复 bug 的提交应该用什么类型？对应语义化版本的哪一位？".
+    Each part keeps the question's closing context ("(about: ...)"); text before the first question ("Don't
+    worry.") stays with it; a piece that does not ask on its own stays with the part before it."""
+    context_match = _CONTEXT.search(question)
+    context = context_match.group(0).strip() if context_match else ""
+    body = question[: context_match.start()] if context_match else question
+    body = re.sub(r"([?？])[?？!！]+", r"\1", body.strip())  # "Can I sell it??"
+    pieces: list[str] = []
+    for sentence in re.split(r"(?<=[?？])\s*", body):
+        if not sentence.strip():
+            continue
+        halves = _AND_ASKS.split(sentence)
+        if len(halves) > 1 and all(_asks_alone(h) and not _ENDS_ASKING.search(h) for h in halves):
+            pieces.extend(h.rstrip(" ,") + ("" if h.rstrip().endswith(("?", "？")) else "?") for h in halves)
+        else:
+            pieces.append(sentence)
+    found: list[str] = []
+    for piece in pieces:
+        asks = piece.rstrip().endswith(("?", "？")) and _asks_alone(piece)
+        if found and asks and _ends_question(found[-1]):
+            found.append(_CONNECTIVE.sub("", piece.strip()))
+        elif found:
+            found[-1] = f"{found[-1]} {piece.strip()}"
+        else:
+            found.append(piece.strip())
+    if len(found) < 2:
+        return [question]
+    return [f"{p} {context}" if context else p for p in found]
+
+
+def _ends_question(text: str) -> bool:
+    """Whether a part already holds a question (preamble alone, "Don't worry.", takes the next one in)."""
+    return "?" in text or "？" in text

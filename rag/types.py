@@ -119,7 +119,8 @@ class Answer(BaseModel):
     question_type: str | None = Field(
         default=None,
         description="what the question asks for, which decides the answer's shape: fact, number, list, steps, "
-        "summary, comparison, yes_no or explanation (rag/question.py); null when nothing was retrieved",
+        "summary, comparison, yes_no or explanation (rag/question.py); compound for a question of several parts, "
+        "each answered in turn; null when nothing was retrieved",
     )
     citations: list[Citation]
     timings: Timings

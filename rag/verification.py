@@ -24,6 +24,12 @@ _NUMERIC = re.compile(r"\d+(?:[.,:]\d+)*")
 _ECHO = re.compile(r"\s*(?:question|facts?)\s*:", re.IGNORECASE)
 
 
+def is_question(text: str) -> bool:
+    """Whether a sentence asks rather than tells (a FAQ's own "Q: How much does it cost to file a claim?"): it
+    names what the question is about, so it scores high as evidence, yet answers nothing."""
+    return text.rstrip("*_ ").endswith(("?", "？"))
+
+
 def strip_invalid_markers(answer: str, valid: set[int]) -> str:
     """Drop marker numbers not in ``valid`` (all of them for an empty set), tidying the space left behind."""
 
@@ -104,7 +110,7 @@ class Verified:
 def verify(question: str, draft: str, evidence: Sequence[Evidence]) -> Verified:
     """Check each sentence of the model's answer against the evidence; keep the supported ones, each cited
     to the sentence that supports it (whatever number the model wrote), and drop the rest. With none
-    supported, quote the best evidence sentence instead."""
+    supported, quote the best evidence sentence that is not a question instead."""
     text = strip_invalid_markers(draft, {e.number for e in evidence})  # markers to unseen evidence go
     kept: list[SentenceSupport] = []
     removed: list[SentenceSupport] = []
@@ -121,7 +127,7 @@ def verify(question: str, draft: str, evidence: Sequence[Evidence]) -> Verified:
     if kept:
         answer = " ".join(f"{s.text} [{s.citations[0]}]" for s in kept)
         return Verified(answer, "generated", list(cited.values()), kept, removed)
-    best = evidence[0]
+    best = next((e for e in evidence if not is_question(e.sentence.text)), evidence[0])  # a FAQ's question: no answer
     shown = with_heading(best.sentence, best.sentence.flat)  # a bullet with its version, a rule with its limit
     quote = SentenceSupport(text=shown, supported=True, support=1.0, citations=[best.number])
     return Verified(f"{shown} [{best.number}]", "extractive", [best], [quote], removed)

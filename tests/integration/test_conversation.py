@@ -4,6 +4,7 @@ when would I finish?", which names nothing of its own that retrieves the gliding
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,14 @@ def test_an_underspecified_question_gets_a_clarifying_question(pipeline):
     assert answer.answer_type == "clarification" and answer.citations == [] and answer.answer.endswith("?")
     standalone = pipeline.answer("How many days a week do I work on a gliding schedule?")
     assert standalone.answer_type != "clarification"
+
+
+def test_a_question_of_two_parts_answers_and_cites_each(pipeline):
+    answer = pipeline.answer(
+        "How many hours do I work each day on a compressed schedule? And when do I depart on a gliding schedule?"
+    )
+    assert answer.question_type == "compound"
+    first, second = answer.answer.split("\n\n")
+    by_marker = {c.marker: c.source for c in answer.citations}
+    assert by_marker[int(re.findall(r"\[(\d+)\]", first)[0])] == "compressed-schedule.md", answer.answer
+    assert by_marker[int(re.findall(r"\[(\d+)\]", second)[0])] == "gliding-schedule.md", answer.answer

@@ -166,3 +166,12 @@ def test_a_question_about_a_subject_reads_on_further_than_one_for_one_value(tmp_
     assert 1 <= len(when.citations) <= 3 and "Thursday" in when.answer.split(" [")[0]
     services.pipeline.compose_answers = False  # RAG_COMPOSE_ANSWERS=false: the one sentence alone
     assert len(services.pipeline.answer("What is the Zephyr tomato soup?").citations) == 1
+
+
+def test_an_extractive_answer_quotes_an_answer_not_a_faqs_own_question(tmp_path):
+    services = fake_services(tmp_path / "data", llm=FakeLLM("It costs a fortune, about 9,999 dollars [1]."))
+    faq = b"# Fees\n\nQ: How much does it cost to file a claim?\n\nA: Filing a claim costs 30 dollars.\n"
+    services.indexer.ingest_bytes(faq, "faq.md")
+    answer = services.pipeline.answer("How much does it cost to file a claim?")
+    assert answer.answer_type == "extractive"
+    assert "30 dollars" in answer.citations[0].quote and "?" not in answer.citations[0].quote

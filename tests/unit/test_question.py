@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.question import SHAPES, classify, compared_things, question_type, topic
+from rag.question import SHAPES, classify, compared_things, parts, question_type, topic
 
 CASES = {
     "fact": [
@@ -180,3 +180,50 @@ def test_a_question_for_one_value(question):
 )
 def test_a_question_about_a_subject_is_not_for_one_value(question):
     assert not classify(question).one_value
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did they leave, and when did they arrive?", ["When did they leave?", "when did they arrive?"]),
+        ("What is a base schedule and why does it matter?", ["What is a base schedule?", "why does it matter?"]),
+        (
+            "What Is Small Claims Court? and How much does it cost to file a claim?",
+            ["What Is Small Claims Court?", "How much does it cost to file a claim?"],
+        ),
+        (
+            "Are the compost expensive in the market?  Can I sell it??",
+            ["Are the compost expensive in the market?", "Can I sell it?"],
+        ),
+        (
+            "修复 bug 的提交应该用什么类型？对应语义化版本的哪一位？",
+            ["修复 bug 的提交应该用什么类型？", "对应语义化版本的哪一位？"],
+        ),
+        (  # the conversation's context, as a follow-up is resolved, goes with every part
+            "Where do I install it from, and where should I keep its database? (about: password manager)",
+            [
+                "Where do I install it from? (about: password manager)",
+                "where should I keep its database? (about: password manager)",
+            ],
+        ),
+    ],
+)
+def test_a_question_of_several_parts_is_split_into_them(question, expected):
+    assert parts(question) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How large is the home-office stipend?",
+        "how to pay medicare?  from SS monthly payments?",  # the second piece qualifies the first
+        "What do you mean by 'check salary/benefits' page?  No fees at my end?",
+        "Don't worry. Do you know when and where the book was published?",  # a preamble stays with its question
+        "How and why do I configure index rate alerts?",
+        "What is the difference between a flexitour and a gliding schedule?",
+        "训练 ChatGLM-6B 一共用了多少张 GPU、训练了多久？",
+        "what?   kidnapping!??",
+    ],
+)
+def test_one_question_stays_whole(question):
+    assert parts(question) == [question]
