@@ -8,6 +8,9 @@ A throwaway Chroma collection and registry in a temporary directory are filled w
 published document) up to each size in turn, and the same queries are timed at each size:
 
 - dense: one Chroma HNSW query for the retriever's candidate pool (20 chunks);
+- exact: the same pool ranked exactly over every published chunk's vector held in memory (rag/dense.py; the
+  service does this up to ``RAG_EXACT_SEARCH_MAX_CHUNKS``), with the time to load those vectors once after a
+  change and how many of the exact pool HNSW's pool holds (recall@20);
 - keyword: BM25 (bm25s) over all published chunks, same pool;
 - hybrid: the service's whole retrieval path without the question embedding (dense + BM25, fusion, vectors
   fetched back from Chroma, published-version check, top 4), as ``timings.retrieve_ms`` reports it.
@@ -109,6 +112,7 @@ def _fill(store, registry, rng, words, weights, start: int, stop: int) -> None:
 
 def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = None) -> dict[str, Any]:
     from rag.config import Settings
+    from rag.dense import DenseIndex
     from rag.retrieval import RetrievalOptions
     from rag.types import Timings
     from service import build
@@ -123,6 +127,7 @@ def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = 
         services = build(Settings(chroma_collection="bench").isolated(tmp), load_llm=False, embedder=embedder)
         store, registry, retriever = services.store, services.registry, services.retriever
         keyword = retriever.keyword
+        exact_index = DenseIndex(store, registry, exact_max=max(sizes))  # exact at every size, for comparison
         query_vectors = _unit(rng, queries)
         query_texts = [" ".join(rng.choice(words, 8, p=weights)) for _ in range(queries)]
         filled = 0
@@ -134,11 +139,19 @@ def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = 
             started = time.perf_counter()
             keyword.search("warm up", 1)  # the BM25 index is rebuilt once after a change, not per query
             bm25_build_s = time.perf_counter() - started
-            dense, kw, hybrid = [], [], []
+            started = time.perf_counter()
+            exact_index.search(query_vectors[0], 1)  # the vectors are loaded once after a change, not per query
+            exact_load_s = time.perf_counter() - started
+            retriever.dense.search(query_vectors[0], 1)  # and the service's own index (exact up to its limit)
+            dense, exact, kw, hybrid, recall = [], [], [], [], []
             for vector, text in zip(query_vectors, query_texts, strict=True):
                 t = time.perf_counter()
-                store.query(vector, k=20)
+                approximate = [c.chunk_id for c in store.query(vector, k=20)]
                 dense.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                nearest = exact_index.search(vector, 20)
+                exact.append((time.perf_counter() - t) * 1000)
+                recall.append(len(set(approximate) & set(nearest)) / len(nearest))
                 t = time.perf_counter()
                 keyword.search(text, k=20)
                 kw.append((time.perf_counter() - t) * 1000)
@@ -151,12 +164,18 @@ def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = 
                 "fill_s": round(fill_s, 1),
                 "bm25_index_s": round(bm25_build_s, 2),
                 "dense_ms": summary(dense, 2),
+                "exact_ms": summary(exact, 2),
+                "exact_load_s": round(exact_load_s, 2),
+                "hnsw_recall_at_20": round(float(np.mean(recall)), 4),
+                "exact_path": retriever.dense.exact,
                 "keyword_ms": summary(kw, 2),
                 "hybrid_ms": summary(hybrid, 2),
             }
             rows.append(row)
             print(
                 f"{size:>7} chunks: dense p50 {row['dense_ms']['p50']} p95 {row['dense_ms']['p95']} ms, "
+                f"exact p50 {row['exact_ms']['p50']} p95 {row['exact_ms']['p95']} ms "
+                f"(load {row['exact_load_s']} s, HNSW recall@20 {row['hnsw_recall_at_20']}), "
                 f"keyword p50 {row['keyword_ms']['p50']} p95 {row['keyword_ms']['p95']} ms, "
                 f"hybrid p50 {row['hybrid_ms']['p50']} p95 {row['hybrid_ms']['p95']} ms",
                 flush=True,
@@ -167,14 +186,33 @@ def run(sizes: list[int], queries: int = 200, seed: int = 0, out: Path | None = 
     print()
     print(
         table(
-            ["chunks", "dense p50", "dense p95", "BM25 p50", "BM25 p95", "hybrid p50", "hybrid p95", "fill s"],
+            [
+                "chunks",
+                "HNSW p50",
+                "HNSW p95",
+                "HNSW recall@20",
+                "exact p50",
+                "exact p95",
+                "exact load s",
+                "BM25 p50",
+                "BM25 p95",
+                "hybrid path",
+                "hybrid p50",
+                "hybrid p95",
+                "fill s",
+            ],
             [
                 [
                     f"{r['chunks']:,}",
                     r["dense_ms"]["p50"],
                     r["dense_ms"]["p95"],
+                    r["hnsw_recall_at_20"],
+                    r["exact_ms"]["p50"],
+                    r["exact_ms"]["p95"],
+                    r["exact_load_s"],
                     r["keyword_ms"]["p50"],
                     r["keyword_ms"]["p95"],
+                    "exact" if r["exact_path"] else "HNSW",
                     r["hybrid_ms"]["p50"],
                     r["hybrid_ms"]["p95"],
                     r["fill_s"],

@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="a Chroma server (http://host:port) instead of the embedded store under DATA_DIR; needed when "
         "several processes (service replicas, `rag worker`) share one index",
     )
+    exact_search_max_chunks: int = Field(
+        default=50_000,
+        ge=0,
+        description="dense search is exact up to this many chunks, their vectors held in memory (1.5 MB per 1,000 "
+        "MiniLM chunks; rag/dense.py); above it, Chroma's approximate HNSW graph, which can miss a few of the "
+        "nearest chunks and differ between restarts; 0: always Chroma",
+    )
     sentence_vectors: bool = Field(
         default=True,
         description="store the vectors of every chunk's sentences at ingest (rag/store/sentences.py): a chunk's "

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) and keyword (BM25) candidates fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (exact, or Chroma's graph for large indexes: rag/dense.py) and keyword (BM25) candidates
+fused by reciprocal rank fusion.
 
 Options per request: how many chunks, which mode, metadata filters, a relevance floor and MMR for diversity.
 Only chunks of each document's published version are ever returned (see rag/store/registry/). This is the
@@ -13,6 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.dense import DenseIndex
 from rag.keyword import KeywordIndex
 from rag.language import detect
 from rag.media import FILE_TYPES, FileType
@@ -69,11 +71,19 @@ def mmr_order(query: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> lis
 
 
 class Retriever:
-    def __init__(self, embedder: Embedder, store: ChunkStore, registry: Registry, keyword: KeywordIndex) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: ChunkStore,
+        registry: Registry,
+        keyword: KeywordIndex,
+        dense: DenseIndex | None = None,
+    ) -> None:
         self.embedder = embedder
         self.store = store
         self.registry = registry
         self.keyword = keyword
+        self.dense = dense or DenseIndex(store, registry)
 
     def _allowed(self, flt: RetrievalFilter | None, collection: str | None) -> set[str] | None:
         """The documents a search may return, resolved in the registry; None: any.
@@ -127,8 +137,7 @@ class Retriever:
         # (then the evidence floor and the answerability check decide, as for any weak match).
         unread = languages is not None and detect(question) not in languages
         if mode == "dense" or (mode == "hybrid" and not (unread and rankings[0])):
-            where = {"document_id": {"$in": sorted(allowed)}} if allowed is not None else None
-            rankings.insert(0, [c.chunk_id for c in self.store.query(query, k=pool, where=where)])
+            rankings.insert(0, self.dense.search(query, k=pool, document_ids=allowed))
         fused = reciprocal_rank_fusion(rankings)
         records, vectors = self.store.get(list(fused))
         visible = self.registry.visible_versions((r.document_id for r in records), collection)

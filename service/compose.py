@@ -17,6 +17,7 @@ from ingest.jobs import JobRunner
 from ingest.source_service import SourceService
 from rag.abstention import Abstention
 from rag.config import Settings
+from rag.dense import DenseIndex
 from rag.evidence import EvidenceSelector, chunk_embedding_texts, sentence_rules
 from rag.generative import GenerativeAnswerer
 from rag.keyword import KeywordIndex
@@ -110,7 +111,8 @@ def build(
     if interrupted:
         log.warning("marked %d unfinished jobs of a previous run as failed", interrupted)
     keyword = KeywordIndex(store, registry)
-    retriever = Retriever(embedder, store, registry, keyword)
+    dense = DenseIndex(store, registry, exact_max=settings.exact_search_max_chunks)
+    retriever = Retriever(embedder, store, registry, keyword, dense)
     jobs = JobRunner(indexer, registry, lock_ttl_s=settings.refresh_lock_ttl_s)
     sources = SourceService(registry, jobs, settings.source_roots)
     services = Services(settings, registry, store, embedder, indexer, retriever, jobs, sources)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -239,6 +239,17 @@ class ChunkStore:
                 return
             for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
                 yield chunk_id, text, meta["document_id"], int(meta["version"])
+            offset += len(result["ids"])
+
+    def iter_vectors(self, page: int = 5000) -> Iterator[tuple[str, str, int, np.ndarray]]:
+        """(chunk id, document id, version, vector) of every chunk, fetched a page at a time (rag/dense.py)."""
+        offset = 0
+        while True:
+            result = self._collection.get(limit=page, offset=offset, include=["metadatas", "embeddings"])
+            if not result["ids"]:
+                return
+            for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
+                yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
             offset += len(result["ids"])
 
     def chunk_ids(self) -> set[str]:

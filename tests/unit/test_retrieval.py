@@ -104,8 +104,8 @@ def test_an_embedder_that_does_not_read_the_questions_language_is_left_out_of_hy
     services, _ = indexed
     services.indexer.ingest_bytes("员工出差优先乘坐火车。".encode(), "出差.md")
     queried: list[str] = []
-    query = services.retriever.store.query
-    monkeypatch.setattr(services.retriever.store, "query", lambda *a, **k: queried.append("dense") or query(*a, **k))
+    search = services.retriever.dense.search
+    monkeypatch.setattr(services.retriever.dense, "search", lambda *a, **k: queried.append("dense") or search(*a, **k))
     monkeypatch.setattr(services.retriever.embedder, "languages", frozenset({"en"}))
     assert services.retriever.retrieve("出差乘坐什么？", RetrievalOptions(top_k=2)) and queried == []
     services.retriever.retrieve("which trips use trains", RetrievalOptions(top_k=2))
