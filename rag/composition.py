@@ -35,7 +35,7 @@ import numpy as np
 from rag.evidence import Evidence, Ranked, with_heading
 from rag.language import detect
 from rag.question import Question, topic
-from rag.text import Sentence, content_words, is_table_row, numbers, split_sentences
+from rag.text import Sentence, content_words, is_table_row, numbers, readable, split_sentences
 from rag.types import RetrievedChunk, SentenceSupport
 from rag.verification import Verified, is_question
 
@@ -207,16 +207,6 @@ def _same_block(before: Sentence, after: Sentence) -> bool:
     if before.chunk is not after.chunk or after.start < before.end or list_marker(after) is not None:
         return False
     return "\n\n" not in before.chunk.text[before.end - before.chunk.start : after.start - before.chunk.start]
-
-
-_EMPHASIS = re.compile(r"\*\*|__")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\n]|\([^()\n]*\))*\)")
-
-
-def readable(text: str) -> str:
-    """A quoted sentence as the answer shows it: Markdown emphasis markers and link targets left out (the citation
-    keeps the exact quote)."""
-    return _EMPHASIS.sub("", _LINK.sub(r"\1", text))
 
 
 def quotable(sentence: Sentence) -> bool:

@@ -319,6 +319,16 @@ def _pieces(text: str, line_records: bool, block_ends: tuple[int, ...] = ()) -> 
     return pieces
 
 
+_EMPHASIS = re.compile(r"\*\*|__")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\n]|\([^()\n]*\))*\)")
+
+
+def readable(text: str) -> str:
+    """A quoted sentence as the answer shows it: Markdown emphasis markers and link targets left out (the citation
+    keeps the exact quote)."""
+    return _EMPHASIS.sub("", _LINK.sub(r"\1", text))
+
+
 def is_table_row(sentence: Sentence) -> bool:
     """Whether the sentence is a row of a table: one record, which other rows do not explain."""
     return _TABLE_ROW.match(sentence.text) is not None

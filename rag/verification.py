@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rag.evidence import Evidence, with_heading
 from rag.language import has_cjk
-from rag.text import content_words, numbers
+from rag.text import content_words, numbers, readable
 from rag.types import AnswerType, SentenceSupport
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -128,6 +128,7 @@ def verify(question: str, draft: str, evidence: Sequence[Evidence]) -> Verified:
         answer = " ".join(f"{s.text} [{s.citations[0]}]" for s in kept)
         return Verified(answer, "generated", list(cited.values()), kept, removed)
     best = next((e for e in evidence if not is_question(e.sentence.text)), evidence[0])  # a FAQ's question: no answer
-    shown = with_heading(best.sentence, best.sentence.flat)  # a bullet with its version, a rule with its limit
+    # With its heading (a bullet with its version, a rule with its limit); Markdown emphasis and link targets out.
+    shown = with_heading(best.sentence, readable(best.sentence.flat))
     quote = SentenceSupport(text=shown, supported=True, support=1.0, citations=[best.number])
     return Verified(f"{shown} [{best.number}]", "extractive", [best], [quote], removed)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.composition import CONTEXT_MARGIN, CONTEXT_SENTENCES, Composer, context_for, list_of, readable, yes_or_no
+from rag.composition import CONTEXT_MARGIN, CONTEXT_SENTENCES, Composer, context_for, list_of, yes_or_no
 from rag.evidence import Ranked
 from rag.question import classify
-from rag.text import Sentence, split_sentences
+from rag.text import Sentence, readable, split_sentences
 from rag.types import RetrievedChunk
 from rag.verification import check_support
 from tests.fakes import FakeLLM, fake_services
@@ -356,6 +356,20 @@ def test_a_sentence_out_of_place_keeps_the_number_its_heading_carries():
     answer = Composer().compose(classify("List the integrations added in the Aurora releases."), ranked)
     assert "Aurora 3.2 (released 14 October 2026): Single sign-on supports SAML. [1]" in answer.answer
     assert "Aurora 3.1: Alerts can be sent to Slack. [2]" in answer.answer
+
+
+def test_the_quoted_fallback_reads_like_a_composed_answer_and_cites_the_exact_text():
+    from rag.answer import to_citation
+    from rag.verification import verify
+
+    text = "**Base schedule**: a template of your work schedule, kept in [HRLinks](https://hrlinks.example/a_(b))."
+    (sentence,) = split_sentences(_chunk(text))
+    evidence = Ranked.of([sentence], np.array([0.6]), np.eye(1)).best(1)
+    fallback = verify("What is a base schedule?", "It is a calendar.", evidence)  # unsupported draft
+    assert fallback.answer_type == "extractive"
+    assert fallback.answer == "Base schedule: a template of your work schedule, kept in HRLinks. [1]"
+    citation = to_citation(fallback.cited[0], 1)
+    assert "**" in citation.quote and "(https://hrlinks.example/a_(b))" in citation.quote  # the source's own text
 
 
 def test_an_openai_stream_of_a_composed_answer_is_the_answer_once(tmp_path):
