@@ -54,26 +54,25 @@ class DenseIndex:
         if generation == self._generation:
             return
         started = time.perf_counter()
-        self._generation = generation
-        self._exact = 0 < self.store.count() <= self.exact_max
-        if not self._exact:
-            self._ids, self._vectors = [], np.zeros((0, 0), dtype=np.float32)
-            self._doc_codes, self._doc_index = np.array([], dtype=np.int64), {}
-            return
-        visible = self.registry.visible_versions_all()
         ids: list[str] = []
         documents: list[str] = []
         vectors: list[np.ndarray] = []
-        for chunk_id, document_id, version, vector in self.store.iter_vectors():
-            if visible.get(document_id) == version:
-                ids.append(chunk_id)
-                documents.append(document_id)
-                vectors.append(vector)
-        self._ids = ids
+        exact = 0 < self.store.count() <= self.exact_max
+        if exact:
+            visible = self.registry.visible_versions_all()
+            for chunk_id, document_id, version, vector in self.store.iter_vectors():
+                if visible.get(document_id) == version:
+                    ids.append(chunk_id)
+                    documents.append(document_id)
+                    vectors.append(vector)
+        # Set together, once read: a read that fails leaves the last index in place, to be read again next time.
+        self._exact, self._ids = exact, ids
         self._vectors = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
         self._doc_index = {d: i for i, d in enumerate(dict.fromkeys(documents))}
         self._doc_codes = np.array([self._doc_index[d] for d in documents], dtype=np.int64)
-        log.info("dense index rebuilt: %d chunks in %.2fs (exact search)", len(ids), time.perf_counter() - started)
+        self._generation = generation
+        if exact:
+            log.info("dense index rebuilt: %d chunks in %.2fs (exact search)", len(ids), time.perf_counter() - started)
 
     def search(self, query: np.ndarray, k: int, document_ids: set[str] | None = None) -> list[str]:
         """The ids of the ``k`` chunks nearest ``query``, nearest first (ties in chunk order, so a question gets the

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rag import generation
@@ -133,8 +133,13 @@ class RAGPipeline:
         evidence = ranked.best(self.evidence.limit)
         timings.evidence_ms = elapsed_ms(started)
         best = round(evidence[0].score, 4)
-        if self.composed(asked):  # a summary of a section may share no word with the question, only its heading
-            best = round(max(best, float(self.composer.relevance(asked, ranked).max())), 4)
+        if self.composed(asked) or (self.compose_answers and not asked.one_value):
+            # A summary of a section may share no word with the question, only its heading; so may the section a
+            # question about a subject names ("What's a gliding schedule?" under "Gliding": "You can arrive ...").
+            by_heading = round(float(self.composer.relevance(asked, ranked).max()), 4)
+            if by_heading > best and not self.composed(asked):  # that section answers it: summarised, as one would
+                asked = replace(asked, type="summary")
+            best = max(best, by_heading)
         if self.abstention.below_floor(best) or self.abstention.lacks_expected_answer(asked.text, evidence):
             return abstained(self.abstention.text_for(question), timings, best, question_type=asked.type)
         started = time.perf_counter()

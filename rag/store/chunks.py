@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -230,27 +231,30 @@ class ChunkStore:
             for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
 
-    def iter_texts(self, page: int = 5000):
-        """(chunk id, text, document id, version) of every chunk, fetched a page at a time."""
+    def _pages(self, include: list[str], page: int) -> Iterator[dict[str, Any]]:
+        """Every chunk, a page at a time, read as a concurrent delete allows (``read_retrying``); a page holds what
+        was there when it was read, so a chunk deleted meanwhile may be missing or come without its metadata."""
         offset = 0
         while True:
-            result = self._collection.get(limit=page, offset=offset, include=["documents", "metadatas"])
+            result = _read(partial(self._collection.get, limit=page, offset=offset, include=include))
             if not result["ids"]:
                 return
-            for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
-                yield chunk_id, text, meta["document_id"], int(meta["version"])
+            yield result
             offset += len(result["ids"])
+
+    def iter_texts(self, page: int = 5000) -> Iterator[tuple[str, str, str, int]]:
+        """(chunk id, text, document id, version) of every chunk, fetched a page at a time (rag/keyword.py)."""
+        for result in self._pages(["documents", "metadatas"], page):
+            for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                if meta is not None and text is not None:  # not deleted while this page was read
+                    yield chunk_id, text, meta["document_id"], int(meta["version"])
 
     def iter_vectors(self, page: int = 5000) -> Iterator[tuple[str, str, int, np.ndarray]]:
         """(chunk id, document id, version, vector) of every chunk, fetched a page at a time (rag/dense.py)."""
-        offset = 0
-        while True:
-            result = self._collection.get(limit=page, offset=offset, include=["metadatas", "embeddings"])
-            if not result["ids"]:
-                return
+        for result in self._pages(["metadatas", "embeddings"], page):
             for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
-                yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
-            offset += len(result["ids"])
+                if meta is not None:  # not deleted while this page was read
+                    yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
 
     def chunk_ids(self) -> set[str]:
         """Ids of every stored chunk (no texts, vectors or metadata are read)."""

@@ -45,6 +45,30 @@ def test_a_read_racing_a_delete_is_read_again():
     assert records == [] and flaky.calls == 3
 
 
+class _PagedRacingCollection(_FlakyCollection):
+    """A whole-index read (the keyword and dense indexes' rebuild) while a document is deleted: the first page
+    read fails once, then comes back with one chunk that lost its record meanwhile."""
+
+    def get(self, **kwargs):
+        super().get(**kwargs)
+        if kwargs["offset"] > 0:
+            return {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        meta = {"document_id": "d1", "version": 1}
+        return {
+            "ids": ["gone:1:0", "d1:1:0"],
+            "documents": [None, "hello"],
+            "metadatas": [None, meta],
+            "embeddings": [[0.0, 1.0], [1.0, 0.0]],
+        }
+
+
+def test_whole_index_reads_racing_a_delete_are_read_again_and_skip_what_went():
+    texts = list(ChunkStore(_PagedRacingCollection(failures=1)).iter_texts(page=2))
+    assert texts == [("d1:1:0", "hello", "d1", 1)]
+    ((chunk_id, document_id, version, vector),) = ChunkStore(_PagedRacingCollection(failures=1)).iter_vectors(page=2)
+    assert (chunk_id, document_id, version, vector.tolist()) == ("d1:1:0", "d1", 1, [1.0, 0.0])
+
+
 def test_other_errors_and_persistent_ones_are_raised():
     from chromadb.errors import InternalError
 

@@ -168,6 +168,27 @@ def test_a_question_about_a_subject_reads_on_further_than_one_for_one_value(tmp_
     assert len(services.pipeline.answer("What is the Zephyr tomato soup?").citations) == 1
 
 
+SCHEDULES = (
+    b"# Work schedules\n\nEach of us has a work schedule.\n\n## Types of flexible schedules\n\n"
+    b"### Flexitour\n\nYou choose a start time once and keep it every day.\n\n"
+    b"### Gliding\n\n- You can arrive and depart within a given time range each day.\n"
+    b"- You begin working between 7 AM and 10 AM.\n- Depending on when you arrive, you depart between 3:30 and "
+    b"6:30 PM.\n"
+)
+
+
+def test_a_question_about_a_subject_that_only_a_heading_names_gets_that_section(tmp_path):
+    services = fake_services(tmp_path / "data", llm=FakeLLM("It is a schedule [1]."))
+    services.indexer.ingest_bytes(SCHEDULES, "schedules.md")
+    answer = services.pipeline.answer("What's a gliding schedule?")  # no sentence of the section says "gliding"
+    assert answer.answer_type == "composed" and answer.question_type == "summary"
+    gliding = SCHEDULES.decode().split("### Gliding")[1]
+    assert answer.citations and all(c.quote in gliding for c in answer.citations)
+    assert "7 AM and 10 AM" in answer.answer
+    services.pipeline.compose_answers = False  # RAG_COMPOSE_ANSWERS=false: the one-fact path, as before
+    assert services.pipeline.answer("What's a gliding schedule?").answer_type != "composed"
+
+
 def test_an_extractive_answer_quotes_an_answer_not_a_faqs_own_question(tmp_path):
     services = fake_services(tmp_path / "data", llm=FakeLLM("It costs a fortune, about 9,999 dollars [1]."))
     faq = b"# Fees\n\nQ: How much does it cost to file a claim?\n\nA: Filing a claim costs 30 dollars.\n"
