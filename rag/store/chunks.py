@@ -256,6 +256,17 @@ class ChunkStore:
                 if meta is not None:  # not deleted while this page was read
                     yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
 
+    def vectors_of(self, document_ids: Sequence[str], batch: int = 500) -> Iterator[tuple[str, str, int, np.ndarray]]:
+        """(chunk id, document id, version, vector) of every chunk of these documents, any version (rag/dense.py
+        reads what changed)."""
+        ids = list(document_ids)
+        for at in range(0, len(ids), batch):
+            where = {"document_id": {"$in": ids[at : at + batch]}}
+            result = _read(partial(self._collection.get, where=where, include=["metadatas", "embeddings"]))
+            for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
+                if meta is not None:  # not deleted while this read ran
+                    yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
+
     def chunk_ids(self) -> set[str]:
         """Ids of every stored chunk (no texts, vectors or metadata are read)."""
         return set(self._collection.get(include=[])["ids"])

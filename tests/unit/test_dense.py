@@ -23,10 +23,16 @@ def indexed(services):
 
 
 def brute_force(services, query: np.ndarray, k: int) -> list[str]:
-    """Every stored chunk's cosine with the query, computed here from what Chroma holds."""
-    rows = list(services.store.iter_vectors())
-    scores = np.array([float(vector @ query) for _, _, _, vector in rows])
-    return [rows[i][0] for i in np.argsort(-scores, kind="stable")[:k]]
+    """Every published chunk's cosine with the query, computed here from what Chroma holds."""
+    visible = services.registry.visible_versions_all()
+    got = services.store._collection.get(include=["metadatas", "embeddings"])
+    rows = [
+        (chunk_id, meta["document_id"], meta["version"], np.asarray(vector))
+        for chunk_id, meta, vector in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+        if visible.get(meta["document_id"]) == meta["version"]
+    ]
+    ranked = sorted(rows, key=lambda row: (-float(row[3] @ query), row[0]))  # equal scores: by chunk id
+    return [chunk_id for chunk_id, *_ in ranked[:k]]
 
 
 def test_exact_search_ranks_every_chunk_by_cosine(indexed):
@@ -52,13 +58,32 @@ def test_exact_search_filters_and_follows_new_versions_and_deletes(indexed):
     assert ids["incident.md"] not in {c.split(":")[0] for c in dense.search(query, k=10)}
 
 
-def test_equal_scores_keep_the_chunks_order(indexed):
+def test_equal_scores_are_ranked_by_chunk_id_whatever_the_reading_order(indexed):
     services, _ = indexed
     dense = DenseIndex(services.store, services.registry)
     assert dense.exact
-    dense._vectors = np.ones_like(dense._vectors)  # every chunk equally near
+    dense._vectors = np.ones_like(dense._vectors)[::-1]  # every chunk equally near
+    dense._ids, dense._documents = dense._ids[::-1], dense._documents[::-1]
     query = services.embedder.embed_query("anything")
-    assert dense.search(query, k=3) == dense._ids[:3]
+    assert dense.search(query, k=3) == sorted(dense._ids)[:3]
+
+
+def test_a_change_reads_only_the_changed_documents_again(indexed, monkeypatch):
+    services, ids = indexed
+    dense = DenseIndex(services.store, services.registry)
+    assert dense.exact  # the first search reads every vector
+    read: list[list[str]] = []
+    vectors_of = services.store.vectors_of
+    monkeypatch.setattr(services.store, "vectors_of", lambda d: read.append(sorted(d)) or vectors_of(d))
+    monkeypatch.setattr(services.store, "iter_vectors", lambda: pytest.fail("read every vector again"))
+    services.indexer.ingest_bytes(b"Honeybees sleep in the hive at night.", "bees.txt")  # a new version
+    owls = services.indexer.ingest_bytes(b"Owls hunt mice in the dark.", "owls.txt").document.id  # a new one
+    services.indexer.delete(ids["garden.txt"])
+    for question in [*QUESTIONS, "which birds hunt at night"]:
+        query = services.embedder.embed_query(question)
+        assert dense.search(query, k=4) == brute_force(services, query, 4)
+    assert read == [sorted([ids["bees.txt"], owls])]  # once, for the two documents that changed
+    assert not any(c.startswith(ids["garden.txt"]) for c in dense._ids)
 
 
 def test_above_the_limit_chroma_answers(indexed):
