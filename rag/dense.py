@@ -83,7 +83,9 @@ class DenseIndex:
             if fresh:
                 parts.append(np.stack([v for _, _, v in fresh]))
         # Set together, once read: a read that fails leaves the last index in place, to be read again next time.
-        self._exact, self._held, self._ids, self._documents = exact, visible, ids, documents
+        # Held: the documents read. One a paged read missed (rows shift under a concurrent delete) reads again.
+        self._exact, self._ids, self._documents = exact, ids, documents
+        self._held = {d: visible[d] for d in dict.fromkeys(documents)}
         self._vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
         self._doc_index = {d: i for i, d in enumerate(dict.fromkeys(documents))}
         self._doc_codes = np.array([self._doc_index[d] for d in documents], dtype=np.int64)
