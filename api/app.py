@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             services.keys.ensure_admin_key(services.settings.admin_key_path)
         else:
             log.warning("RAG_AUTH=false: the /v1 API needs no key; anyone who can reach this port can use it")
+        services.retriever.warm_up()
         if services.settings.scheduler:
             services.jobs.start_scheduler(services.settings.scheduler_tick_s, watch=services.settings.watch)
         yield

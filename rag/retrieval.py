@@ -85,6 +85,12 @@ class Retriever:
         self.keyword = keyword
         self.dense = dense or DenseIndex(store, registry)
 
+    def warm_up(self) -> None:
+        """Build the keyword and dense indexes now (a service start), not on the first question, which would wait
+        for them (about 5 s each at 50,000 chunks; docs/benchmarks.md)."""
+        self.keyword.idf(set())
+        _ = self.dense.exact
+
     def _allowed(self, flt: RetrievalFilter | None, collection: str | None) -> set[str] | None:
         """The documents a search may return, resolved in the registry; None: any.
 

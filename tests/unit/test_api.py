@@ -237,3 +237,15 @@ def test_openai_stream_corrects_an_unsupported_answer(tmp_path):
 def test_openai_request_without_user_message_is_422(client):
     r = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]})
     assert r.status_code == 422 and "user message" in r.json()["detail"]
+
+
+def test_the_search_indexes_are_built_at_start_not_on_the_first_question(services, monkeypatch):
+    services.indexer.ingest_bytes(FACT, "bluefin.txt")
+    read: list[str] = []
+    iter_texts, iter_vectors = services.store.iter_texts, services.store.iter_vectors
+    monkeypatch.setattr(services.store, "iter_texts", lambda: read.append("keyword") or iter_texts())
+    monkeypatch.setattr(services.store, "iter_vectors", lambda: read.append("dense") or iter_vectors())
+    with TestClient(create_app(services.settings, services)) as c:
+        assert sorted(read) == ["dense", "keyword"]  # at start
+        assert c.post("/v1/retrieve", json={"question": "When does Bluefin ship?"}).status_code == 200
+        assert sorted(read) == ["dense", "keyword"]  # nothing read again for the question
