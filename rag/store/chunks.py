@@ -52,6 +52,13 @@ def _to_metadata(chunk: ChunkRecord) -> dict[str, Any]:
     }
 
 
+def _vector_rows(result: dict[str, Any]) -> Iterator[tuple[str, str, int, np.ndarray]]:
+    """(chunk id, document id, version, vector) of a read's chunks, but those deleted while it ran (no metadata)."""
+    for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
+        if meta is not None:
+            yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
+
+
 def _from_metadata(chunk_id: str, text: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "chunk_id": chunk_id,
@@ -252,9 +259,7 @@ class ChunkStore:
     def iter_vectors(self, page: int = 5000) -> Iterator[tuple[str, str, int, np.ndarray]]:
         """(chunk id, document id, version, vector) of every chunk, fetched a page at a time (rag/dense.py)."""
         for result in self._pages(["metadatas", "embeddings"], page):
-            for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
-                if meta is not None:  # not deleted while this page was read
-                    yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
+            yield from _vector_rows(result)
 
     def vectors_of(self, document_ids: Sequence[str], batch: int = 500) -> Iterator[tuple[str, str, int, np.ndarray]]:
         """(chunk id, document id, version, vector) of every chunk of these documents, any version (rag/dense.py
@@ -262,10 +267,9 @@ class ChunkStore:
         ids = list(document_ids)
         for at in range(0, len(ids), batch):
             where = {"document_id": {"$in": ids[at : at + batch]}}
-            result = _read(partial(self._collection.get, where=where, include=["metadatas", "embeddings"]))
-            for chunk_id, meta, vector in zip(result["ids"], result["metadatas"], result["embeddings"], strict=True):
-                if meta is not None:  # not deleted while this read ran
-                    yield chunk_id, meta["document_id"], int(meta["version"]), np.asarray(vector, dtype=np.float32)
+            yield from _vector_rows(
+                _read(partial(self._collection.get, where=where, include=["metadatas", "embeddings"]))
+            )
 
     def chunk_ids(self) -> set[str]:
         """Ids of every stored chunk (no texts, vectors or metadata are read)."""
